@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Turn training into the artefacts the plug-ins load.
+
+    python build.py train --name NAME [...]   train a model (needs `pip install .[train]`)
+    python build.py weights                   export trained checkpoints to weights/ (+ manifests)
+    python build.py opencv                    write plugins/opencv_dnn/models/srcnn_x{S}.onnx/.pb
+    python build.py gimp                      zip the GIMP plug-ins into dist/
+"""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "train":
+        from srcnn.training.train import main as train
+        return train(rest)
+    if cmd == "weights":
+        from srcnn.training.export import main as export
+        return export(rest)
+    if cmd == "opencv":
+        from srcnn.opencv.build import main as build_opencv
+        return build_opencv(rest)
+    if cmd == "gimp":
+        from srcnn.gimp.build import main as build_gimp
+        return build_gimp(rest)
+    print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,212 @@
+"""Train SRCNN: ``python build.py train --name NAME [options]`` (or ``python -m srcnn.training.train``).
+
+Checkpoints to ``runs/NAME/last.pt`` every ``--ckpt-every`` steps and resumes from it when
+started again with the same name; the batches of step k depend only on (seed, k, rank), so an
+interrupted run continues with the same result. Logs to ``runs/NAME/log.csv`` (loss, learning
+rate, Set5 PSNR of the EMA weights). Several processes: ``torchrun --nproc-per-node 2
+-m srcnn.training.train ...`` (gloo on CPU, NCCL on GPUs).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from srcnn.protocol import list_images, load_uint8, prepare, score
+from .data import PairBank, default_dataset_root
+from .model import SRCNN, SRCNNConfig
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="build.py train", description=__doc__.splitlines()[0])
+    p.add_argument("--name", required=True, help="run name; files go to --runs/NAME")
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--scales", default="3", help="comma-separated; several = one multi-scale model")
+    p.add_argument("--filters", default="9-5-5", help="f1-f2-f3")
+    p.add_argument("--n1", type=int, default=64)
+    p.add_argument("--n2", type=int, default=32)
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--data", default=None, help="comma-separated image folders (default: T91,BSD200_train)")
+    p.add_argument("--val", default=None, help="validation folder (default: Set5)")
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=24)
+    p.add_argument("--patch", type=int, default=64, help="input patch side (the paper: 33)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                   help="sgd = the paper's: momentum 0.9, --lr for layers 1-2, lr/10 for layer 3")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-min", type=float, default=1e-6)
+    p.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--init", default=None, help="start from this checkpoint's weights (e.g. another scale)")
+    p.add_argument("--paper-init", action="store_true", help="Gaussian std 0.001 init, zero biases")
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights that are validated and exported")
+    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    return p.parse_args(argv)
+
+
+def lr_at(args, step: int) -> float:
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    if args.schedule == "constant":
+        return args.lr
+    t = (step - args.warmup) / max(1, args.steps - args.warmup)
+    return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def make_optimizer(args, model: SRCNN) -> torch.optim.Optimizer:
+    if args.optimizer == "sgd":
+        groups = [{"params": list(model.conv1.parameters()) + list(model.conv2.parameters()), "lr_mult": 1.0},
+                  {"params": list(model.conv3.parameters()), "lr_mult": 0.1}]
+        return torch.optim.SGD(groups, lr=args.lr, momentum=0.9)
+    return torch.optim.Adam([{"params": model.parameters(), "lr_mult": 1.0}], lr=args.lr)
+
+
+@torch.no_grad()
+def validate(model: SRCNN, samples, scale: int, device) -> float:
+    """Mean PSNR of the protocol on ``samples`` (replicate borders, as at test time)."""
+    model.eval()
+    r = model.cfg.shrink
+    vals = []
+    for s in samples:
+        x = torch.from_numpy(s.y_bicubic.astype(np.float32))[None, None].to(device)
+        y = model(F.pad(x, (r, r, r, r), mode="replicate"))[0, 0].double().cpu().numpy()
+        vals.append(score(s, y, scale, with_ssim=False)["psnr"])
+    model.train()
+    return float(np.mean(vals))
+
+
+def save_atomic(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    else:
+        rank, world = 0, 1
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    f1, f2, f3 = (int(v) for v in args.filters.split("-"))
+    cfg = SRCNNConfig(f1=f1, f2=f2, f3=f3, n1=args.n1, n2=args.n2, residual=args.residual)
+    scales = [int(s) for s in args.scales.split(",")]
+    root = default_dataset_root()
+    data = args.data.split(",") if args.data else [os.path.join(root, "T91"), os.path.join(root, "BSD200_train")]
+    val = args.val or os.path.join(root, "Set5")
+    out = os.path.join(args.runs, args.name)
+    os.makedirs(out, exist_ok=True)
+    ckpt_path = os.path.join(out, "last.pt")
+
+    model = SRCNN(cfg)
+    if args.paper_init:
+        model.init_paper()
+    if args.init and not os.path.exists(ckpt_path):
+        src = torch.load(args.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(src["ema"])
+    model.to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(model)
+    opt = make_optimizer(args, model)
+    step = 0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        if rank == 0:
+            print(f"resuming {args.name} at step {step}", flush=True)
+    if step >= args.steps:
+        if rank == 0:
+            print(f"{args.name}: already complete ({step} steps)", flush=True)
+        return 0
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+
+    t0 = time.time()
+    bank = PairBank(data, scales, min_size=args.patch)
+    val_sets = {s: [prepare(p.stem, load_uint8(p), s) for p in list_images(val)] for s in scales}
+    if rank == 0:
+        print(f"{args.name}: {bank.n_images} training images, scales {scales}, {cfg.name} "
+              f"n1={cfg.n1} n2={cfg.n2} residual={cfg.residual}, data ready in {time.time() - t0:.0f}s",
+              flush=True)
+        with open(os.path.join(out, "args.json"), "w") as f:
+            json.dump({"args": vars(args), "config": cfg.to_dict(), "world_size": world}, f, indent=1)
+    log_path = os.path.join(out, "log.csv")
+    new_log = not os.path.exists(log_path)
+    log = open(log_path, "a", newline="") if rank == 0 else None
+    writer = csv.writer(log) if log else None
+    if writer and new_log:
+        writer.writerow(["step", "scale", "lr", "loss", "val_psnr", "seconds"])
+
+    run_loss, run_n, t_last = 0.0, 0, time.time()
+    while step < args.steps:
+        scale = scales[step % len(scales)]
+        rng = np.random.default_rng([args.seed, step, rank])
+        x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink)
+        x = torch.from_numpy(x).to(device)
+        y = torch.from_numpy(y).to(device)
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        lr = lr_at(args, step)
+        for g in opt.param_groups:
+            g["lr"] = lr * g["lr_mult"]
+        loss = F.mse_loss(ddp(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        step += 1
+        run_loss += float(loss.detach())
+        run_n += 1
+        last = step == args.steps
+        if rank == 0 and (step % args.val_every == 0 or last):
+            for s in scales:
+                v = validate(ema, val_sets[s], s, device)
+                writer.writerow([step, s, f"{lr:.3e}", f"{run_loss / max(run_n, 1):.6e}", f"{v:.3f}",
+                                 f"{time.time() - t_last:.1f}"])
+                print(f"{args.name} step {step} x{s} loss {run_loss / max(run_n, 1):.3e} "
+                      f"lr {lr:.2e} Set5 {v:.3f} dB", flush=True)
+            log.flush()
+            run_loss, run_n, t_last = 0.0, 0, time.time()
+        if rank == 0 and (step % args.ckpt_every == 0 or last):
+            save_atomic({"step": step, "model": model.state_dict(), "ema": ema.state_dict(),
+                         "opt": opt.state_dict(), "config": cfg.to_dict(), "scales": scales,
+                         "args": vars(args)}, ckpt_path)
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
