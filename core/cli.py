@@ -120,6 +120,137 @@ def models_cmd(as_json):
                    f"{pick('Set5'):>10} {pick('Set14'):>10}  {m.onnx_path.name}")
 
 
+def _collect_inputs(inputs, recursive: bool):
+    """Expand files, folders and glob patterns into (path, relative output stem) pairs."""
+    import glob
+    from pathlib import Path
+
+    from .imageio import FORMATS
+
+    out = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            pattern = "**/*" if recursive else "*"
+            for f in sorted(p.glob(pattern)):
+                if f.is_file() and f.suffix.lower() in FORMATS and not f.name.startswith("."):
+                    out.append((f, f.relative_to(p).with_suffix("")))
+        elif p.exists():
+            out.append((p, Path(p.stem)))
+        elif any(c in item for c in "*?["):
+            matches = sorted(glob.glob(item, recursive=recursive))
+            if not matches:
+                raise UserError(f"no files match {item}")
+            out += [(Path(m), Path(Path(m).stem)) for m in matches if Path(m).is_file()]
+        else:
+            raise UserError(f"{item}: no such file or folder")
+    return out
+
+
+@main.command("upscale")
+@click.argument("paths", nargs=-1, required=True, metavar="INPUT... OUTPUT")
+@click.option("--scale", "-s", type=float, default=3.0, show_default=True,
+              help="Upscaling factor >= 1; 2, 3 and 4 have their own models, others use the nearest.")
+@click.option("--model", "-m", default="9-5-5", show_default=True,
+              help="9-5-5 (best), 9-1-5 (fast), or a path to a weight file (.onnx with its .json).")
+@click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
+@click.option("--tile", type=click.IntRange(16, 8192), default=512, show_default=True,
+              help="Tile side in output pixels (bounds memory; the result does not depend on it).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="CPU threads (default: all).")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+@click.option("--skip-existing", is_flag=True, help="In batches, skip inputs whose output exists.")
+@click.option("--recursive", "-r", is_flag=True, help="Descend into sub-folders of input folders.")
+@click.option("--name", "pattern", default="{stem}_x{scale}{ext}", show_default=True,
+              help="Output file name in batch mode; fields {stem} {scale} {ext}.")
+@click.option("--format", "out_ext", type=click.Choice(["png", "jpg", "bmp", "tif", "webp"]), default=None,
+              help="Output format in batch mode (default: same as each input).")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--max-pixels", type=click.IntRange(1, None), default=None,
+              help="Refuse outputs larger than this many pixels (default 400 MP).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
+def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_existing, recursive,
+                pattern, out_ext, quality, max_pixels, quiet):
+    """Upscale INPUT (files, folders or globs) into OUTPUT (a file, or a folder for batches).
+
+    \b
+    srcnn-cli photo.jpg photo_x3.jpg
+    srcnn-cli photo.png big.png --scale 2 --model 9-1-5
+    srcnn-cli scans/ out/ --recursive --scale 2 --skip-existing
+    """
+    from pathlib import Path
+
+    from .imageio import ImageError, upscale_file
+    from .runtime import ModelError, resolve_model
+
+    if len(paths) < 2:
+        raise UserError("give an input and an output (srcnn-cli IN OUT)")
+    if not (scale >= 1 and scale <= 16):
+        raise UserError(f"--scale must be between 1 and 16, got {scale:g}")
+    *inputs, output = paths
+    try:
+        info = resolve_model(model, scale)
+    except ModelError as e:
+        raise UserError(str(e)) from None
+    scale_txt = f"{scale:g}"
+    if not quiet:
+        how = "" if info.scale == scale else f" on the bicubic x{scale_txt} image (nearest trained scale)"
+        click.echo(f"srcnn-cli: x{scale_txt} with {info.name} ({info.variant}, trained for x{info.scale}){how}", err=True)
+    items = _collect_inputs(inputs, recursive)
+    out = Path(output)
+    batch = len(inputs) > 1 or Path(inputs[0]).is_dir() or any(c in inputs[0] for c in "*?[") or out.is_dir()
+    if not items:
+        raise UserError("no input images found")
+    jobs = []
+    if batch:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"{out}: for several inputs the output must be a folder")
+        for src, rel in items:
+            ext = "." + out_ext if out_ext else src.suffix.lower()
+            try:
+                name = pattern.format(stem=rel.name, scale=scale_txt, ext=ext)
+            except (KeyError, IndexError, ValueError) as e:
+                raise UserError(f"bad --name pattern {pattern!r}: {e}") from None
+            jobs.append((src, out / rel.parent / name))
+    else:
+        jobs.append((items[0][0], out))
+    tty = sys.stderr.isatty() and not quiet
+    failures = 0
+    done = 0
+    file_bar = click.progressbar(length=len(jobs), label="upscaling", file=sys.stderr) if batch and tty else None
+    if file_bar:
+        file_bar.__enter__()
+    for src, dst in jobs:
+        if batch and dst.exists() and skip_existing:
+            if file_bar:
+                file_bar.update(1)
+            continue
+        try:
+            if batch:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+            notes = upscale_file(src, dst, scale=scale, model=str(info.manifest_path), engine=engine,
+                                 tile=tile, threads=threads, overwrite=overwrite, quality=quality,
+                                 max_pixels=max_pixels,
+                                 progress=None if batch else _progress_bar(src.name, tty))
+            done += 1
+            if not quiet:
+                for n in notes:
+                    click.echo(f"srcnn-cli: note: {dst}: {n}", err=True)
+        except (ImageError, ValueError, ModelError, OSError) as e:
+            failures += 1
+            if not batch:
+                raise UserError(str(e)) from None
+            click.echo(f"\nsrcnn-cli: error: {src}: {e}" if file_bar else f"srcnn-cli: error: {src}: {e}", err=True)
+        if file_bar:
+            file_bar.update(1)
+    if file_bar:
+        file_bar.__exit__(None, None, None)
+    if batch and not quiet:
+        skipped = len(jobs) - done - failures
+        click.echo(f"srcnn-cli: {done} written, {skipped} skipped, {failures} failed", err=True)
+    if failures:
+        sys.exit(1)
+
+
 def run():
     """Entry point with one-line errors (tracebacks only with SRCNN_DEBUG=1)."""
     try:

@@ -146,6 +146,7 @@ def main(argv=None) -> int:
     if step >= args.steps:
         if rank == 0:
             print(f"{args.name}: already complete ({step} steps)", flush=True)
+            _mark_done(out, step)
         return 0
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
@@ -202,10 +203,18 @@ def main(argv=None) -> int:
             save_atomic({"step": step, "model": model.state_dict(), "ema": ema.state_dict(),
                          "opt": opt.state_dict(), "config": cfg.to_dict(), "scales": scales,
                          "args": vars(args)}, ckpt_path)
+    if rank == 0:
+        _mark_done(out, step)
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+def _mark_done(out: str, step: int) -> None:
+    """``runs/NAME/done`` tells recipes that wait on this run that it is complete."""
+    with open(os.path.join(out, "done"), "w") as f:
+        f.write(f"{step}\n")
 
 
 if __name__ == "__main__":

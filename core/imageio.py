@@ -1,0 +1,293 @@
+"""Reading and writing images for the CLI and the Python API, carefully.
+
+Keeps what SRCNN cannot improve: alpha, 16-bit depth, ICC profile, EXIF (orientation is
+applied to the pixels and reset to 1). Refuses absurd sizes before decoding, reports corrupt
+or truncated files as ``ImageError``, and writes through a temporary file in the destination
+folder that is renamed into place, so an interrupted run never leaves a half-written file and
+never touches the input.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ImageError", "Picture", "read_image", "write_image", "upscale_file", "FORMATS"]
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
+           ".tiff": "TIFF", ".webp": "WEBP"}
+MAX_INPUT_PIXELS = 200_000_000
+
+
+class ImageError(Exception):
+    """A file that cannot be read or written as an image (message is one line for the user)."""
+
+
+@dataclass
+class Picture:
+    """Decoded pixels plus what must be carried to the output.
+
+    ``pixels``: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA; uint8 or uint16.
+    """
+    pixels: np.ndarray
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    dpi: tuple | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 25:
+        return None
+    return head[24]
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS) -> Picture:
+    """Decode an image file (PNG, JPEG, BMP, TIFF, WebP, GIF, ...) into a ``Picture``.
+
+    Palette and 1-bit images become RGB(A) / grey; 16-bit PNG and TIFF stay 16-bit.
+    Raises ``ImageError`` for anything unreadable or larger than ``max_pixels``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file")
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own check below, before anything is decoded
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageError(f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP is over the input limit of "
+                                 f"{max_pixels / 1e6:.0f} MP (raise it with --max-pixels)")
+            if w == 0 or h == 0:
+                raise ImageError(f"{path}: image has no pixels")
+            icc = im.info.get("icc_profile")
+            exif_obj = im.getexif()
+            orientation = exif_obj.get(0x0112, 1)
+            dpi = im.info.get("dpi")
+            sixteen = _is_16bit_colour(path, im)
+            if sixteen:
+                arr = _read_16bit_colour(path)
+                arr = _orient(arr, orientation)
+            else:
+                im.load()
+                im = ImageOps.exif_transpose(im) if orientation != 1 else im
+                arr = _pil_to_array(im, path)
+            if orientation != 1 and 0x0112 in exif_obj:
+                exif_obj[0x0112] = 1
+            exif = exif_obj.tobytes() if len(exif_obj) else None
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file, or a format this tool cannot read") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ImageError(f"{path}: corrupt or truncated image ({msg})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return Picture(arr, icc, exif, dpi)
+
+
+def _is_16bit_colour(path: Path, im) -> bool:
+    if im.format == "PNG":
+        return (_png_bit_depth(path) == 16) and im.mode in ("RGB", "RGBA", "LA")
+    if im.format == "TIFF":
+        bps = im.tag_v2.get(258)
+        bps = bps if isinstance(bps, tuple) else (bps,)
+        return any(b == 16 for b in bps if b) and len(bps) >= 2
+    return False
+
+
+def _read_16bit_colour(path: Path) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(path, np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ImageError(f"{path}: corrupt or truncated 16-bit image")
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = arr[:, :, ::-1]
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, [2, 1, 0, 3]]
+    if arr.dtype == np.uint8:
+        return arr
+    return np.ascontiguousarray(arr.astype(np.uint16))
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an array, like PIL.ImageOps.exif_transpose."""
+    ops = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: np.swapaxes(a, 0, 1), 6: lambda a: np.rot90(a, -1),
+           7: lambda a: np.rot90(a, 1)[::-1], 8: lambda a: np.rot90(a, 1)}
+    return np.ascontiguousarray(ops[orientation](arr)) if orientation in ops else arr
+
+
+def _pil_to_array(im, path: Path) -> np.ndarray:
+    mode = im.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(im)
+    if mode == "1":
+        return np.asarray(im.convert("L"))
+    if mode in ("P", "PA"):
+        has_alpha = "transparency" in im.info or mode == "PA"
+        return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        return np.asarray(im, dtype=np.uint16).copy() if mode != "I;16B" else np.asarray(im).astype(np.uint16)
+    if mode == "I" and im.format in ("PNG", "TIFF"):
+        a = np.asarray(im)
+        if a.min() >= 0 and a.max() <= 65535:
+            return a.astype(np.uint16)
+    raise ImageError(f"{path}: unsupported image mode {mode} (use grey, RGB or RGBA, 8 or 16 bit)")
+
+
+def _png_with_chunks(data: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
+    """Insert iCCP / eXIf chunks after IHDR of an encoded PNG (OpenCV writes neither)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    extra = b""
+    if icc:
+        extra += chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        extra += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    ihdr_end = 8 + 8 + 13 + 4
+    return data[:ihdr_end] + extra + data[ihdr_end:]
+
+
+def encode_image(pic: Picture, fmt: str, *, quality: int = 95) -> tuple[bytes, list[str]]:
+    """Encode to bytes in format ``fmt`` ('PNG', 'JPEG', ...); returns (data, warnings)."""
+    import io
+
+    from PIL import Image
+
+    notes = []
+    a = pic.pixels
+    sixteen = a.dtype == np.uint16
+    if sixteen and fmt not in ("PNG", "TIFF"):
+        notes.append(f"{fmt} cannot hold 16-bit samples: written as 8-bit")
+        a = np.clip(np.floor(a.astype(np.float64) / 257.0 + 0.5), 0, 255).astype(np.uint8)
+        sixteen = False
+    channels = 1 if a.ndim == 2 else a.shape[2]
+    if fmt == "JPEG" and channels in (2, 4):
+        notes.append("JPEG has no alpha channel: alpha dropped")
+        a = a[:, :, 0] if channels == 2 else a[:, :, :3]
+        channels = 1 if channels == 2 else 3
+    if sixteen and (channels > 1):
+        import cv2
+
+        bgr = a[:, :, ::-1] if channels == 3 else (a[:, :, [2, 1, 0, 3]] if channels == 4 else
+                                                  np.dstack([a[:, :, 0]] * 3 + [a[:, :, 1]])[:, :, [2, 1, 0, 3]])
+        if channels == 2:
+            notes.append("16-bit grey+alpha is written as 16-bit RGBA")
+        ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(bgr))
+        if not ok:
+            raise ImageError(f"cannot encode a 16-bit {fmt}")
+        data = buf.tobytes()
+        if fmt == "PNG":
+            data = _png_with_chunks(data, pic.icc_profile, pic.exif)
+        elif pic.icc_profile or pic.exif:
+            notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
+        return data, notes
+    if sixteen:
+        im = Image.fromarray(a.astype("<u2"), mode="I;16")
+    else:
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+        im = Image.fromarray(a, mode=mode) if channels != 1 else Image.fromarray(a if a.ndim == 2 else a[:, :, 0], mode="L")
+    kw = {}
+    if pic.icc_profile and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+        kw["icc_profile"] = pic.icc_profile
+    if pic.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+        kw["exif"] = pic.exif
+    if pic.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
+        kw["dpi"] = pic.dpi
+    if fmt in ("JPEG", "WEBP"):
+        kw["quality"] = int(quality)
+    if fmt == "TIFF":
+        kw["compression"] = "tiff_deflate"
+    if fmt == "BMP" and im.mode == "LA":
+        notes.append("BMP has no grey+alpha mode: written as RGBA")
+        im = im.convert("RGBA")
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        im.save(buf, format=fmt, **kw)
+    return buf.getvalue(), notes
+
+
+def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False, quality: int = 95,
+                protect: list | None = None) -> list[str]:
+    """Write ``pic`` to ``dst`` (format from the extension) atomically; returns warnings.
+
+    Never replaces an existing file unless ``overwrite``, and never one of ``protect`` (inputs).
+    """
+    dst = Path(dst)
+    fmt = FORMATS.get(dst.suffix.lower())
+    if fmt is None:
+        raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}; "
+                         f"use one of {', '.join(sorted(set(FORMATS)))}")
+    for p in protect or []:
+        if dst.exists() and Path(p).exists() and os.path.samefile(dst, p):
+            raise ImageError(f"{dst}: refusing to write over the input file")
+    if dst.exists() and not overwrite:
+        raise ImageError(f"{dst}: already exists (use --overwrite to replace it)")
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if not folder.is_dir():
+        raise ImageError(f"{dst}: output folder {folder} does not exist")
+    data, notes = encode_image(pic, fmt, quality=quality)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
+    except OSError as e:
+        raise ImageError(f"{dst}: cannot write there ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise ImageError(f"{dst}: cannot write ({e.strerror or e})") from None
+        raise
+    return notes
+
+
+def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
+                 engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
+                 overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
+                 progress=None) -> list[str]:
+    """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
+    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
+
+    src, dst = Path(src), Path(dst)
+    max_out = max_pixels or MAX_OUTPUT_PIXELS
+    if dst.exists() and not overwrite:
+        raise ImageError(f"{dst}: already exists (use --overwrite to replace it)")
+    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+        raise ImageError(f"{dst}: refusing to write over the input file")
+    if FORMATS.get(dst.suffix.lower()) is None:
+        raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}")
+    pic = read_image(src, max_pixels=max(1, int(max_out / max(scale, 1) ** 2) + 1))
+    h, w = pic.pixels.shape[:2]
+    check_size(h, w, scale, max_out)
+    out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
+                  threads=threads, progress=progress, max_pixels=max_out)
+    pic.pixels = out
+    return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src])
