@@ -251,6 +251,30 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
         sys.exit(1)
 
 
+@main.command("demo")
+@click.argument("outdir", default="srcnn-demo", type=click.Path(file_okay=False))
+@click.option("--scale", "-s", type=click.IntRange(2, 4), default=3, show_default=True)
+@click.option("--model", "-m", default="9-5-5", show_default=True)
+def demo_cmd(outdir, scale, model):
+    """Built-in example: make a test picture, shrink it, enlarge it with bicubic and SRCNN.
+
+    Writes original/input/bicubic/srcnn PNGs and comparison.png (side by side, with PSNR)
+    into OUTDIR (default ./srcnn-demo).
+    """
+    from .demo import run_demo
+    from .imageio import ImageError
+    from .runtime import ModelError
+
+    try:
+        res = run_demo(outdir, scale, model)
+    except (ModelError, ImageError, OSError) as e:
+        raise UserError(str(e)) from None
+    click.echo(f"x{scale} on a synthetic test picture (PSNR on Y, paper protocol):")
+    click.echo(f"  bicubic  {res['bicubic']:.2f} dB")
+    click.echo(f"  SRCNN    {res['srcnn']:.2f} dB  (+{res['srcnn'] - res['bicubic']:.2f} dB)")
+    click.echo(f"wrote {outdir}/comparison.png (and original, input, bicubic, srcnn .png)")
+
+
 def run():
     """Entry point with one-line errors (tracebacks only with SRCNN_DEBUG=1)."""
     try:

@@ -1,0 +1,289 @@
+"""OpenCV adapter (plugins/opencv_dnn): the built .onnx/.pb against the core, with real cv2.
+
+References are independent of the adapter's graphs: the core's MATLAB imresize, replicate
+padding and the weight file run by onnxruntime (``srcnn.runtime.Model``), and the core
+pipeline for colour images.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from srcnn.border import pad_replicate  # noqa: E402
+from srcnn.colour import rgb2y  # noqa: E402
+from srcnn.export import write_model  # noqa: E402
+from srcnn.metrics import psnr  # noqa: E402
+from srcnn.pipeline import upscale  # noqa: E402
+from srcnn.protocol import list_images, load_uint8, modcrop  # noqa: E402
+from srcnn.resize import imresize  # noqa: E402
+from srcnn.runtime import Model, ModelError, ModelInfo, weights_dir  # noqa: E402
+
+import srcnn.opencv as ocv  # noqa: E402
+from srcnn.opencv import build  # noqa: E402
+from srcnn.opencv.graph import bicubic_phases, onnx_lr_to_hr, read_conv_stack  # noqa: E402
+from conftest import dataset, identity_layers, random_layers  # noqa: E402
+
+SCALES = (2, 3, 4)
+SIZES = [(2, 2), (2, 7), (3, 5), (7, 4), (16, 13), (33, 20)]
+
+
+def studio(f):
+    return (16.0 + 219.0 * f) / 255.0
+
+
+def full(s):
+    return (255.0 * s - 16.0) / 219.0
+
+
+def near_identity(seed, n1=8, n2=4, std=0.004):
+    """Identity SRCNN plus random noise on every weight: nontrivial, but keeps Y in range."""
+    rng = np.random.default_rng(seed)
+    return [(w + rng.normal(0, std, w.shape), b + rng.normal(0, std, b.shape))
+            for w, b in identity_layers(n1, n2)]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Small random 9-5-5 weight files (x2, x3, x4) and the OpenCV models built from them."""
+    root = tmp_path_factory.mktemp("ocv")
+    for s in SCALES:
+        write_model(root / "weights", f"srcnn_955_x{s}", near_identity(seed=s), scale=s, variant="9-5-5")
+    write_model(root / "weights", "srcnn_915_x3", identity_layers(f=(9, 1, 5)), scale=3, variant="9-1-5")
+    assert build.main(["--weights", str(root / "weights"), "--out", str(root / "models")]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def identity_built(tmp_path_factory):
+    """OpenCV models of an identity 9-5-5 network: the whole model is then MATLAB bicubic."""
+    root = tmp_path_factory.mktemp("ocv_id")
+    for s in SCALES:
+        write_model(root / "weights", f"srcnn_955_x{s}", identity_layers(), scale=s, variant="9-5-5")
+    assert build.main(["--weights", str(root / "weights"), "--out", str(root / "models")]) == 0
+    return root
+
+
+def core_model(root, s):
+    return Model(ModelInfo.load(root / "weights" / f"srcnn_955_x{s}.json"))
+
+
+def run_dnn(net, x):
+    net.setInput(np.ascontiguousarray(x, np.float32)[None, None])
+    return net.forward()[0, 0]
+
+
+def test_bicubic_phases_are_matlab_polyphase():
+    # Independent of the core: Keys cubic (a = -0.5) at MATLAB's sample positions.
+    for s in SCALES:
+        k = bicubic_phases(s)
+        assert k.shape == (s, 5)
+        np.testing.assert_allclose(k.sum(axis=1), 1.0, atol=1e-12)
+        for p in range(s):
+            d = (p + 0.5) / s - 0.5  # 0-based LR position of output pixel s*j + p, minus j
+            t = np.abs(d - np.arange(-2, 3))
+            keys = np.where(t <= 1, 1.5 * t**3 - 2.5 * t**2 + 1, np.where(t < 2, -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2, 0))
+            np.testing.assert_allclose(k[p], keys, atol=1e-12)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_bicubic_stage_equals_core_imresize_including_borders(tmp_path, s):
+    one = [(np.ones((1, 1, 1, 1), np.float32), np.zeros(1, np.float32))]  # radius 0: bicubic only
+    p = tmp_path / "b.onnx"
+    p.write_bytes(onnx_lr_to_hr(one, s).SerializeToString())
+    net = cv2.dnn.readNetFromONNX(str(p))
+    sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(s)
+    for h, w in SIZES:
+        x = rng.random((h, w)).astype(np.float32)
+        ref = imresize(x.astype(np.float64), s)
+        np.testing.assert_allclose(run_dnn(net, x), ref, atol=1e-6)
+        np.testing.assert_allclose(sess.run(None, {"input": x[None, None]})[0][0, 0], ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_onnx_equals_core_and_engines_agree(built, s):
+    path = ocv.model_path(s, "onnx", built / "models")
+    net = ocv.read_net(s, built / "models")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    core = core_model(built, s)
+    rng = np.random.default_rng(10 + s)
+    for h, w in SIZES:
+        y = studio(rng.random((h, w))).astype(np.float32)
+        ref = core.run(pad_replicate(imresize(y, s), core.radius))  # the core's recipe
+        a = run_dnn(net, y)
+        b = sess.run(None, {"input": y[None, None]})[0][0, 0]
+        assert a.shape == b.shape == (s * h, s * w)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(b, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_pb_is_the_onnx_in_full_range(built, s):
+    ocv.create_superres(s, built / "models")  # registers dnn_superres's DepthToSpace, as users get it
+    tf = cv2.dnn.readNetFromTensorflow(str(ocv.model_path(s, "pb", built / "models")))
+    net = ocv.read_net(s, built / "models")
+    rng = np.random.default_rng(20 + s)
+    for h, w in SIZES:
+        f = rng.random((h, w)).astype(np.float32)  # OpenCV's full-range Y
+        np.testing.assert_allclose(run_dnn(tf, f), full(run_dnn(net, studio(f))), atol=1e-5)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_dnn_superres_upsample_matches_onnx_on_y(built, s):
+    sr = ocv.create_superres(s, built / "models")
+    net = ocv.read_net(s, built / "models")
+    rng = np.random.default_rng(30 + s)
+    # grey input: dnn_superres feeds it as Y and returns round(255 * Y_out), no colour round trip
+    g = (rng.random((19, 24)) * 255).astype(np.uint8)
+    out = sr.upsample(g)
+    exp = np.clip(255.0 * full(run_dnn(net, studio(g / 255.0))), 0, 255)
+    assert out.shape == (s * 19, s * 24) and out.dtype == np.uint8
+    assert np.abs(out - exp).max() <= 0.5 + 1e-3
+    # colour: Y of the result, after OpenCV's YCrCb -> BGR -> YCrCb round trip (uint8 each way)
+    bgr = cv2.GaussianBlur((rng.random((21, 26, 3)) * 255).astype(np.uint8), (5, 5), 1.0)
+    out = sr.upsample(bgr)
+    f = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[:, :, 0] / 255.0
+    exp = np.clip(255.0 * full(run_dnn(net, studio(f))), 0, 255)
+    got = cv2.cvtColor(out, cv2.COLOR_BGR2YCrCb)[:, :, 0].astype(np.float64)
+    unsaturated = (out > 0).all(axis=2) & (out < 255).all(axis=2)
+    assert unsaturated.mean() > 0.5
+    assert np.abs(got - exp)[unsaturated].max() <= 2.0
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_engine_opencv_matches_onnxruntime_in_core_pipeline(built, s):
+    rgb = cv2.GaussianBlur((np.random.default_rng(s).random((23, 31, 3)) * 255).astype(np.uint8), (3, 3), 0.8)
+    model = str(built / "weights" / f"srcnn_955_x{s}.json")
+    a = upscale(rgb, s, model=model, engine="onnxruntime").astype(int)
+    b = upscale(rgb, s, model=model, engine="opencv").astype(int)
+    assert np.abs(a - b).max() <= 1
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_upsample_bgr_matches_core_pipeline(built, s, monkeypatch):
+    monkeypatch.setenv("SRCNN_WEIGHTS", str(built / "weights"))
+    rng = np.random.default_rng(40 + s)
+    rgba = cv2.GaussianBlur((rng.random((25, 18, 4)) * 255).astype(np.uint8), (3, 3), 0.8)
+    model = str(built / "weights" / f"srcnn_955_x{s}.json")
+    for img in (rgba[:, :, :3], rgba, rgba[:, :, 0]):
+        ref = upscale(img, s, model=model)
+        bgr = img[:, :, [2, 1, 0] + ([3] if img.ndim == 3 and img.shape[2] == 4 else [])] if img.ndim == 3 else img
+        got = ocv.upsample_bgr(bgr, s, folder=built / "models")
+        got = got[:, :, [2, 1, 0] + ([3] if got.ndim == 3 and got.shape[2] == 4 else [])] if got.ndim == 3 else got
+        assert got.shape == ref.shape and got.dtype == ref.dtype
+        assert np.abs(got.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_upsample_bgr_tiles_do_not_change_the_result(built):
+    bgr = np.random.default_rng(5).random((41, 30, 3))
+    whole = ocv.upsample_bgr(bgr, 3, folder=built / "models", tile=1000)
+    for tile in (1, 7, 16):
+        np.testing.assert_allclose(ocv.upsample_bgr(bgr, 3, folder=built / "models", tile=tile), whole, atol=1e-5)
+
+
+def test_helpers_reject_bad_input(built):
+    with pytest.raises(FileNotFoundError, match="x5"):
+        ocv.model_path(5, folder=built / "models")
+    with pytest.raises(ValueError, match="2x2"):
+        ocv.upsample_bgr(np.zeros((1, 9, 3), np.uint8), 3, folder=built / "models")
+    with pytest.raises(ValueError):
+        ocv.upsample_bgr(np.zeros((4, 4, 5), np.uint8), 3, folder=built / "models")
+
+
+def test_build_is_deterministic_and_idempotent(built, tmp_path, capsys):
+    out = tmp_path / "again"
+    assert build.main(["--weights", str(built / "weights"), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"srcnn_x{s}.{e}" for s in SCALES for e in ("onnx", "pb")]  # 9-5-5 only
+    for n in names:
+        assert (out / n).read_bytes() == (built / "models" / n).read_bytes()
+    mtimes = {n: (out / n).stat().st_mtime_ns for n in names}
+    capsys.readouterr()
+    assert build.main(["--weights", str(built / "weights"), "--out", str(out)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert mtimes == {n: (out / n).stat().st_mtime_ns for n in names}
+    assert build.main(["--weights", str(built / "weights"), "--out", str(out), "--check"]) == 0
+    (out / "srcnn_x3.pb").write_bytes(b"stale")
+    assert build.main(["--weights", str(built / "weights"), "--out", str(out), "--check"]) == 1
+    assert (out / "srcnn_x3.pb").read_bytes() == b"stale"
+
+
+def test_build_refuses_ambiguous_or_foreign_weights(tmp_path):
+    write_model(tmp_path / "w", "a_x3", random_layers(), scale=3, variant="9-5-5")
+    write_model(tmp_path / "w", "b_x3", random_layers(1), scale=3, variant="9-5-5")
+    assert build.main(["--weights", str(tmp_path / "w"), "--out", str(tmp_path / "m")]) == 1
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(ValueError, match="Y-channel"):
+        from srcnn.export import conv_stack_graph
+        p = tmp_path / "rgb.onnx"
+        p.write_bytes(conv_stack_graph([(np.zeros((3, 3, 3, 3)), np.zeros(3))]).SerializeToString())
+        read_conv_stack(p)
+
+
+def test_build_without_weights_is_a_noop(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert build.main(["--weights", str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 0
+    assert not (tmp_path / "m").exists()
+
+
+# --- PSNR parity on Set5 (colour pipeline, LR made by the core's MATLAB-compatible downscale) ---
+def set5_psnr(models_dir, weights, s, names=None):
+    """Mean PSNR on Y (shave s) of dnn_superres(.pb) and of the core pipeline on the same LR."""
+    sr = ocv.create_superres(s, models_dir)
+    res = {"dnn_superres": [], "core": []}
+    for p in list_images(dataset("Set5")):
+        if names and p.stem not in names:
+            continue
+        hr = modcrop(load_uint8(p), s)
+        lr = imresize(hr, 1.0 / s)  # uint8 in, uint8 out, like MATLAB
+        y_hr = rgb2y(hr)
+        res["dnn_superres"].append(psnr(y_hr, rgb2y(sr.upsample(lr[:, :, ::-1].copy())[:, :, ::-1]), border=s))
+        res["core"].append(psnr(y_hr, rgb2y(upscale(lr, s, model=weights)), border=s))
+    return {k: float(np.mean(v)) for k, v in res.items()}
+
+
+def test_set5_parity_identity_network(identity_built):
+    # The identity network makes both paths plain MATLAB bicubic; checks the colour/range handling.
+    w = str(identity_built / "weights" / "srcnn_955_x3.json")
+    r = set5_psnr(identity_built / "models", w, 3, names={"butterfly", "bird"})
+    assert abs(r["dnn_superres"] - r["core"]) < 0.1, r
+
+
+def shipped():
+    try:
+        models = build.select_models(weights_dir())
+    except ModelError as e:
+        pytest.fail(f"shipped weights are unusable: {e}")
+    if not models:
+        pytest.skip(f"no shipped 9-5-5 weights in {weights_dir()} yet (training has not exported them)")
+    return models
+
+
+def test_committed_models_are_built_from_shipped_weights(tmp_path):
+    models = shipped()
+    assert build.main(["--out", str(tmp_path)]) == 0
+    for s in models:
+        for ext in ("onnx", "pb"):
+            committed = ocv.MODELS_DIR / f"srcnn_x{s}.{ext}"
+            assert committed.is_file(), f"{committed} missing: run `python build.py opencv` and commit"
+            assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
+                f"{committed.name} is stale: run `python build.py opencv` and commit"
+
+
+def test_set5_parity_shipped_x3_butterfly():
+    models = shipped()
+    if 3 not in models:
+        pytest.skip("no shipped x3 model")
+    r = set5_psnr(ocv.MODELS_DIR, str(models[3].manifest_path), 3, names={"butterfly"})
+    assert abs(r["dnn_superres"] - r["core"]) < 0.1, r
+
+
+@pytest.mark.slow
+def test_set5_parity_shipped_all_scales():
+    for s, info in shipped().items():
+        r = set5_psnr(ocv.MODELS_DIR, str(info.manifest_path), s)
+        assert abs(r["dnn_superres"] - r["core"]) < 0.1, (s, r)

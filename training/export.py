@@ -1,0 +1,127 @@
+"""``python build.py weights``: trained checkpoints -> ONNX weight files + manifests in weights/.
+
+For each shipped model: load the EMA weights of ``runs/RUN/last.pt``, rewrite a residual
+model as the equivalent plain SRCNN (n1+1 / n2+1 filters), write the ONNX conv stack, check
+that onnxruntime gives what torch gives, then measure Set5 and Set14 with ``srcnn-cli eval``
+and store the numbers in the manifest.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import default_dataset_root
+from .model import SRCNN, SRCNNConfig, plain_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+# weight-file name -> (training run, recipe line that made it)
+SHIPPED = {
+    "srcnn_955_x2": "x2_955",
+    "srcnn_955_x3": "x3_955",
+    "srcnn_955_x4": "x4_955",
+    "srcnn_915_x3": "x3_915",
+}
+
+
+def load_run(run_dir: Path) -> tuple[SRCNN, dict]:
+    ck = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=False)
+    model = SRCNN(SRCNNConfig(**ck["config"]))
+    model.load_state_dict(ck["ema"])
+    model.eval()
+    return model, ck
+
+
+def check_onnx_matches_torch(model: SRCNN, onnx_path: Path, tol: float = 1e-5) -> float:
+    import onnxruntime as ort
+
+    x = torch.rand(1, 1, 61, 47)
+    with torch.no_grad():
+        ref = model(x).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": x.numpy()})[0]
+    err = float(np.abs(out - ref).max())
+    if err > tol:
+        raise RuntimeError(f"{onnx_path.name}: ONNX differs from torch by {err:g} (> {tol:g})")
+    return err
+
+
+def run_eval(onnx_path: Path, folder: Path, scale: int) -> dict:
+    r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(folder), "--scale", str(scale),
+                        "--model", str(onnx_path), "--json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip())
+    res = json.loads(r.stdout)
+    return {"bicubic": res["mean"]["bicubic"], "srcnn": res["mean"]["srcnn"],
+            "per_image": {i["name"]: i["srcnn"] for i in res["images"]}}
+
+
+def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
+    from srcnn.export import write_model
+
+    model, ck = load_run(runs / run)
+    cfg = model.cfg
+    layers = [(w.numpy(), b.numpy()) for w, b in plain_weights(model)]
+    scales = ck["scales"]
+    if len(scales) != 1:
+        raise ValueError(f"run {run} is multi-scale {scales}; export a per-scale run")
+    scale = scales[0]
+    args = ck["args"]
+    training = {
+        "run": run,
+        "steps": ck["step"],
+        "data": [Path(d).name for d in (args["data"].split(",") if args.get("data") else ["T91", "BSD200_train"])],
+        "trained_as": f"{cfg.name} n1={cfg.n1} n2={cfg.n2}" + (", residual (exported as a plain SRCNN with "
+                                                              f"n1={cfg.n1 + 1}, n2={cfg.n2 + 1})" if cfg.residual else ""),
+        "recipe": "training/recipes/shipped.sh",
+        "optimizer": args["optimizer"], "lr": args["lr"], "schedule": args["schedule"],
+        "batch": args["batch"], "patch": args["patch"], "ema": args["ema"], "init": args.get("init"),
+        "augmentation": "random crops, flips, 90-degree rotations",
+        "degradation": "MATLAB-compatible bicubic (srcnn.resize) on Y of MATLAB rgb2ycbcr",
+    }
+    manifest = write_model(out, name, layers, scale=scale, variant=cfg.name, extra={"training": training})
+    err = check_onnx_matches_torch(model, out / f"{name}.onnx")
+    metrics = {}
+    for ds in ("Set5", "Set14"):
+        folder = datasets / ds
+        if folder.is_dir():
+            metrics[ds] = run_eval(out / f"{name}.onnx", folder, scale)
+    m = json.loads(manifest.read_text())
+    m["onnx_vs_torch_max_abs_diff"] = err
+    m["metrics"] = metrics
+    m["metrics_protocol"] = "srcnn-cli eval (Y, MATLAB bicubic, shave = scale); PSNR dB / SSIM"
+    manifest.write_text(json.dumps(m, indent=2) + "\n")
+    return manifest
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="build.py weights", description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default=str(ROOT / "runs"))
+    p.add_argument("--out", default=str(ROOT / "weights"))
+    p.add_argument("--only", nargs="*", help="weight names to export (default: all shipped)")
+    p.add_argument("--run", help="export this run instead (with --name)")
+    p.add_argument("--name", help="weight file name for --run")
+    args = p.parse_args(argv)
+    datasets = Path(default_dataset_root())
+    todo = {args.name: args.run} if args.run else {k: v for k, v in SHIPPED.items()
+                                                   if not args.only or k in args.only}
+    for name, run in todo.items():
+        if not (Path(args.runs) / run / "last.pt").exists():
+            print(f"{name}: no checkpoint runs/{run}/last.pt, skipped", file=sys.stderr)
+            continue
+        man = export(name, run, Path(args.runs), Path(args.out), datasets)
+        m = json.loads(man.read_text())
+        s = m["metrics"]
+        line = "  ".join(f"{ds} {v['srcnn']['psnr']:.2f} dB (bicubic {v['bicubic']['psnr']:.2f})" for ds, v in s.items())
+        print(f"{name}: x{m['scale']} {m['variant']} step {m['training']['steps']}  {line}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
