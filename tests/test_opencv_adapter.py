@@ -14,16 +14,14 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from srcnn.border import pad_replicate  # noqa: E402
-from srcnn.colour import rgb2y  # noqa: E402
 from srcnn.export import write_model  # noqa: E402
-from srcnn.metrics import psnr  # noqa: E402
 from srcnn.pipeline import upscale  # noqa: E402
-from srcnn.protocol import list_images, load_uint8, modcrop  # noqa: E402
 from srcnn.resize import imresize  # noqa: E402
 from srcnn.runtime import Model, ModelError, ModelInfo, weights_dir  # noqa: E402
 
 import srcnn.opencv as ocv  # noqa: E402
 from srcnn.opencv import build  # noqa: E402
+from srcnn.opencv.parity import psnr_pair  # noqa: E402
 from srcnn.opencv.graph import bicubic_phases, onnx_lr_to_hr, read_conv_stack  # noqa: E402
 from conftest import dataset, identity_layers, random_layers  # noqa: E402
 
@@ -132,6 +130,22 @@ def test_pb_is_the_onnx_in_full_range(built, s):
         np.testing.assert_allclose(run_dnn(tf, f), full(run_dnn(net, studio(f))), atol=1e-5)
 
 
+def test_onnx_unchanged_by_dnn_superres_depthtospace(built):
+    # DnnSuperResImpl replaces DepthToSpace process-wide; run in a fresh process to see both.
+    import subprocess
+    import sys
+    code = (
+        "import sys, numpy as np, srcnn.opencv as o\n"
+        "d = sys.argv[1]; x = np.random.default_rng(0).random((1, 1, 9, 7)).astype(np.float32)\n"
+        "def run():\n"
+        "    n = o.read_net(3, d); n.setInput(x); return n.forward()\n"
+        "a = run(); o.create_superres(3, d); b = run()\n"
+        "print(float(np.abs(a - b).max()))\n")
+    r = subprocess.run([sys.executable, "-c", code, str(built / "models")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert float(r.stdout) <= 1e-6
+
+
 @pytest.mark.parametrize("s", SCALES)
 def test_dnn_superres_upsample_matches_onnx_on_y(built, s):
     sr = ocv.create_superres(s, built / "models")
@@ -232,18 +246,7 @@ def test_build_without_weights_is_a_noop(tmp_path):
 
 # --- PSNR parity on Set5 (colour pipeline, LR made by the core's MATLAB-compatible downscale) ---
 def set5_psnr(models_dir, weights, s, names=None):
-    """Mean PSNR on Y (shave s) of dnn_superres(.pb) and of the core pipeline on the same LR."""
-    sr = ocv.create_superres(s, models_dir)
-    res = {"dnn_superres": [], "core": []}
-    for p in list_images(dataset("Set5")):
-        if names and p.stem not in names:
-            continue
-        hr = modcrop(load_uint8(p), s)
-        lr = imresize(hr, 1.0 / s)  # uint8 in, uint8 out, like MATLAB
-        y_hr = rgb2y(hr)
-        res["dnn_superres"].append(psnr(y_hr, rgb2y(sr.upsample(lr[:, :, ::-1].copy())[:, :, ::-1]), border=s))
-        res["core"].append(psnr(y_hr, rgb2y(upscale(lr, s, model=weights)), border=s))
-    return {k: float(np.mean(v)) for k, v in res.items()}
+    return psnr_pair(dataset("Set5"), s, models_dir, weights, names)
 
 
 def test_set5_parity_identity_network(identity_built):
@@ -251,6 +254,7 @@ def test_set5_parity_identity_network(identity_built):
     w = str(identity_built / "weights" / "srcnn_955_x3.json")
     r = set5_psnr(identity_built / "models", w, 3, names={"butterfly", "bird"})
     assert abs(r["dnn_superres"] - r["core"]) < 0.1, r
+    assert abs(r["core"] - r["bicubic"]) < 0.005, r  # float32 vs float64 rounding only
 
 
 def shipped():

@@ -1,0 +1,97 @@
+"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx`` and ``.pb``.
+
+For every scale with a model of the chosen variant (9-5-5 by default) in the weights folder,
+write the self-contained LR-Y -> HR-Y network twice: ONNX for ``cv2.dnn`` / onnxruntime
+(studio-range Y) and a TensorFlow GraphDef for ``cv2.dnn_superres`` (full-range Y). Output
+bytes depend only on the weights, so a rebuild is a no-op and files are rewritten only when
+their content changes. Needs the ``onnx`` package (``pip install .[test]`` or ``.[train]``).
+
+    python build.py opencv [--weights DIR] [--out DIR] [--variant 9-5-5] [--check]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from srcnn.runtime import ModelError, ModelInfo, available_models, weights_dir
+
+from . import MAX_RADIUS
+from .graph import onnx_lr_to_hr, read_conv_stack, stack_radius
+from .tfgraph import graphdef_lr_to_hr
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+def select_models(folder: Path, variant: str = "9-5-5") -> dict[int, ModelInfo]:
+    """One verified weight file per scale for ``variant``; several for one scale is an error."""
+    by_scale: dict[int, list[ModelInfo]] = {}
+    for info in available_models(folder):
+        if info.variant == variant:
+            by_scale.setdefault(info.scale, []).append(info)
+    out = {}
+    for s, infos in sorted(by_scale.items()):
+        if len(infos) > 1:
+            names = ", ".join(i.manifest_path.name for i in infos)
+            raise ModelError(f"{folder}: several {variant} x{s} models ({names}); keep one per scale")
+        infos[0].verify()
+        out[s] = infos[0]
+    return out
+
+
+def build_files(info: ModelInfo) -> dict[str, bytes]:
+    """{'srcnn_x{S}.onnx': bytes, 'srcnn_x{S}.pb': bytes} for one weight file."""
+    layers = read_conv_stack(info.onnx_path)
+    r = stack_radius(layers)
+    if r != info.radius:
+        raise ModelError(f"{info.onnx_path.name}: conv stack radius {r} disagrees with the manifest ({info.radius})")
+    if r > MAX_RADIUS:
+        raise ModelError(f"{info.onnx_path.name}: radius {r} is over {MAX_RADIUS}, the most upsample_bgr's tiles allow")
+    s = info.scale
+    meta = {"source_weights": info.onnx_path.name, "source_sha256": info.sha256, "variant": info.variant,
+            "scale": s, "input": "studio-range Y (MATLAB rgb2ycbcr / 255), float32 (N, 1, h, w), h, w >= 2",
+            "output": f"studio-range Y, float32 (N, 1, {s}h, {s}w)"}
+    onnx_bytes = onnx_lr_to_hr(layers, s, metadata=meta, name=f"srcnn_x{s}").SerializeToString(deterministic=True)
+    return {f"srcnn_x{s}.onnx": onnx_bytes, f"srcnn_x{s}.pb": graphdef_lr_to_hr(layers, s)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="build.py opencv", description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped weights)")
+    ap.add_argument("--out", type=Path, default=MODELS_DIR, help=f"output folder (default: {MODELS_DIR})")
+    ap.add_argument("--variant", default="9-5-5", help="which variant to build, one model per scale")
+    ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
+    args = ap.parse_args(argv)
+    folder = args.weights or weights_dir()
+    try:
+        models = select_models(folder, args.variant)
+        if not models:
+            print(f"build.py opencv: no {args.variant} weights in {folder}: nothing to build", file=sys.stderr)
+            return 0
+        files = {}
+        for info in models.values():
+            files.update(build_files(info))
+    except (ModelError, ValueError) as e:
+        print(f"build.py opencv: {e}", file=sys.stderr)
+        return 1
+    changed = []
+    for name, data in files.items():
+        path = args.out / name
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        changed.append(name)
+        if not args.check:
+            args.out.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    stale = sorted(p.name for p in args.out.glob("srcnn_x*.*") if p.suffix in (".onnx", ".pb")
+                   and p.name not in files) if args.out.is_dir() else []
+    for name in stale:
+        print(f"build.py opencv: note: {args.out / name} has no {args.variant} weights any more", file=sys.stderr)
+    verb = "would change" if args.check else "wrote"
+    print(f"build.py opencv: x{', x'.join(map(str, models))} from {folder}: "
+          + (f"{verb} {', '.join(changed)}" if changed else "up to date") + f" in {args.out}")
+    return 1 if (args.check and changed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,205 @@
+"""The LR-Y -> HR-Y network as a TensorFlow GraphDef (.pb), written without TensorFlow.
+
+``cv2.dnn_superres.DnnSuperResImpl.readModel`` reads only GraphDefs, and for the "fsrcnn",
+"espcn" and "lapsrn" algorithms feeds the graph OpenCV's *full-range* YCrCb Y in [0, 1] and
+expects full-range Y back. Our weights were trained on MATLAB's studio-range Y, so the graph
+converts on the way in (y_studio = (16 + 219 y) / 255, exact for RGB in [0, 1] since MATLAB's
+coefficients are 219/255 times 0.299 / 0.587 / 0.114) and back on the way out.
+
+Stages (NHWC, as TensorFlow graphs are): 1x1 Conv2D + BiasAdd (the range conversion; OpenCV's
+importer also needs a Conv2D before any StridedSlice/ConcatV2 on the placeholder) ->
+symmetric border (StridedSlice + ConcatV2) -> 5x5 bicubic-phase Conv2D -> DepthToSpace ->
+replicate border -> the conv stack -> 1x1 Conv2D + BiasAdd back to full range.
+
+The protobuf wire format is written by hand (a few field numbers from TensorFlow's
+graph.proto, node_def.proto, attr_value.proto, tensor.proto and tensor_shape.proto), with map
+entries in sorted order, so the same weights always give the same bytes.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from .graph import BICUBIC_PAD, bicubic_conv_weight, stack_radius
+
+__all__ = ["graphdef_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL"]
+
+DT_FLOAT, DT_INT32 = 1, 3
+# y_studio = a * y_full + c and its inverse, for Y in [0, 1]
+FULL_TO_STUDIO = (219.0 / 255.0, 16.0 / 255.0)
+STUDIO_TO_FULL = (255.0 / 219.0, -16.0 / 219.0)
+
+
+# --- protobuf wire format -------------------------------------------------------------------
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # negative int64 -> two's complement, 10 bytes
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _key(field: int, wire: int) -> bytes:
+    return _varint((field << 3) | wire)
+
+
+def _int(field: int, v: int) -> bytes:
+    return _key(field, 0) + _varint(v)
+
+
+def _bytes(field: int, b: bytes | str) -> bytes:
+    if isinstance(b, str):
+        b = b.encode()
+    return _key(field, 2) + _varint(len(b)) + b
+
+
+def _float(field: int, v: float) -> bytes:
+    return _key(field, 5) + struct.pack("<f", v)
+
+
+def _shape(dims) -> bytes:  # TensorShapeProto: dim = 2 { size = 1 }
+    return b"".join(_bytes(2, _int(1, d)) for d in dims)
+
+
+def _tensor(arr: np.ndarray) -> bytes:
+    """TensorProto: dtype 1, tensor_shape 2, tensor_content 4, int_val 7 (scalars: OpenCV wants it)."""
+    if arr.dtype == np.float32:
+        dt = DT_FLOAT
+    elif arr.dtype == np.int32:
+        dt = DT_INT32
+    else:
+        raise TypeError(arr.dtype)
+    out = _int(1, dt) + _bytes(2, _shape(arr.shape))
+    if arr.ndim == 0 and dt == DT_INT32:
+        return out + _bytes(7, _varint(int(arr)))  # packed repeated int32
+    return out + _bytes(4, np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes())
+
+
+# AttrValue: list 1 (ListValue: s 2, i 3), s 2, i 3, f 4, b 5, type 6, shape 7, tensor 8
+def _attr(v) -> bytes:
+    kind, val = v
+    if kind == "s":
+        return _bytes(2, val)
+    if kind == "i":
+        return _int(3, val)
+    if kind == "type":
+        return _int(6, val)
+    if kind == "shape":
+        return _bytes(7, _shape(val))
+    if kind == "tensor":
+        return _bytes(8, _tensor(val))
+    if kind == "ilist":
+        return _bytes(1, _bytes(3, b"".join(_varint(i) for i in val)))
+    raise ValueError(kind)
+
+
+def _node(name: str, op: str, inputs=(), **attrs) -> bytes:
+    """NodeDef: name 1, op 2, input 3, attr 5 (map<string, AttrValue> entries: key 1, value 2)."""
+    out = _bytes(1, name) + _bytes(2, op)
+    for i in inputs:
+        out += _bytes(3, i)
+    for k in sorted(attrs):
+        out += _bytes(5, _bytes(1, k) + _bytes(2, _attr(attrs[k])))
+    return _bytes(1, out)  # GraphDef.node = 1
+
+
+# --- the graph ------------------------------------------------------------------------------
+class _Builder:
+    def __init__(self):
+        self.parts: list[bytes] = []
+        self.consts: dict[bytes, str] = {}
+
+    def const(self, name: str, arr: np.ndarray) -> str:
+        key = arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes()
+        if key in self.consts:
+            return self.consts[key]
+        dt = DT_FLOAT if arr.dtype == np.float32 else DT_INT32
+        self.parts.append(_node(name, "Const", dtype=("type", dt), value=("tensor", arr)))
+        self.consts[key] = name
+        return name
+
+    def conv(self, name: str, x: str, w: np.ndarray, b: np.ndarray | None) -> str:
+        """w (out, in, k, k) float correlation weights, as ONNX/PyTorch store them."""
+        hwio = np.ascontiguousarray(np.asarray(w, np.float32).transpose(2, 3, 1, 0))
+        wn = self.const(f"{name}/weights", hwio)
+        self.parts.append(_node(name, "Conv2D", [x, wn], T=("type", DT_FLOAT), data_format=("s", "NHWC"),
+                                dilations=("ilist", [1, 1, 1, 1]), padding=("s", "VALID"),
+                                strides=("ilist", [1, 1, 1, 1])))
+        if b is None:
+            return name
+        bn = self.const(f"{name}/bias", np.asarray(b, np.float32).reshape(-1))
+        self.parts.append(_node(f"{name}/add", "BiasAdd", [name, bn], T=("type", DT_FLOAT),
+                                data_format=("s", "NHWC")))
+        return f"{name}/add"
+
+    def slice(self, name: str, x: str, axis: int, start: int, stop: int | None) -> str:
+        """x[..., start:stop, ...] on NHWC ``axis``; the other axes whole (begin/end masks)."""
+        begin, end = [0, 0, 0, 0], [0, 0, 0, 0]
+        begin[axis] = start
+        end[axis] = stop if stop is not None else 0
+        others = sum(1 << a for a in range(4) if a != axis)
+        bn = self.const(f"{name}/begin", np.array(begin, np.int32))
+        en = self.const(f"{name}/end", np.array(end, np.int32))
+        sn = self.const("strides_1111", np.array([1, 1, 1, 1], np.int32))
+        self.parts.append(_node(name, "StridedSlice", [x, bn, en, sn], Index=("type", DT_INT32),
+                                T=("type", DT_FLOAT), begin_mask=("i", others),
+                                ellipsis_mask=("i", 0),
+                                end_mask=("i", others | ((1 << axis) if stop is None else 0)),
+                                new_axis_mask=("i", 0), shrink_axis_mask=("i", 0)))
+        return name
+
+    def concat(self, name: str, xs: list[str], axis: int) -> str:
+        an = self.const(f"axis_{axis}", np.array(axis, np.int32))
+        self.parts.append(_node(name, "ConcatV2", list(xs) + [an], N=("i", len(xs)),
+                                T=("type", DT_FLOAT), Tidx=("type", DT_INT32)))
+        return name
+
+    def sym_pad(self, x: str, axis: int, tag: str) -> str:
+        # MATLAB symmetric border of 2: x1 x0 | x0 .. x(n-1) | x(n-1) x(n-2)
+        p = [self.slice(f"{tag}/a1", x, axis, 1, 2), self.slice(f"{tag}/a0", x, axis, 0, 1),
+             self.slice(f"{tag}/z1", x, axis, -1, None), self.slice(f"{tag}/z2", x, axis, -2, -1)]
+        return self.concat(f"{tag}/pad", [p[0], p[1], x, p[2], p[3]], axis)
+
+    def rep_pad(self, x: str, axis: int, n: int, tag: str) -> str:
+        first = self.slice(f"{tag}/first", x, axis, 0, 1)
+        last = self.slice(f"{tag}/last", x, axis, -1, None)
+        return self.concat(f"{tag}/pad", [first] * n + [x] + [last] * n, axis)
+
+
+def graphdef_lr_to_hr(layers, scale: int) -> bytes:
+    """Serialized GraphDef: full-range LR Y (N, h, w, 1) in [0, 1] -> full-range HR Y (N, Sh, Sw, 1).
+
+    ``layers`` is the weight file's conv stack [(w (out, in, k, k), b (out,))] (studio range).
+    """
+    s = int(scale)
+    g = _Builder()
+    g.parts.append(_node("input", "Placeholder", dtype=("type", DT_FLOAT), shape=("shape", [-1, -1, -1, 1])))
+    a, c = FULL_TO_STUDIO
+    cur = g.conv("to_studio", "input", np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
+    cur = g.sym_pad(cur, 1, "sym_h")
+    cur = g.sym_pad(cur, 2, "sym_w")
+    assert BICUBIC_PAD == 2
+    cur = g.conv("bicubic_phases", cur, bicubic_conv_weight(s).astype(np.float32), None)
+    # OpenCV's importer reads 'block_size'; dnn_superres's own DepthToSpace layer reads 'blocksize'.
+    g.parts.append(_node("bicubic", "DepthToSpace", [cur], T=("type", DT_FLOAT), block_size=("i", s),
+                         blocksize=("i", s), data_format=("s", "NHWC")))
+    cur = "bicubic"
+    r = stack_radius(layers)
+    if r:
+        cur = g.rep_pad(cur, 1, r, "rep_h")
+        cur = g.rep_pad(cur, 2, r, "rep_w")
+    for i, (w, b) in enumerate(layers, 1):
+        cur = g.conv(f"conv{i}", cur, w, b)
+        if i < len(layers):
+            g.parts.append(_node(f"relu{i}", "Relu", [cur], T=("type", DT_FLOAT)))
+            cur = f"relu{i}"
+    a, c = STUDIO_TO_FULL
+    g.conv("to_full", cur, np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
+    versions = _bytes(4, _int(1, 27))  # GraphDef.versions = 4 { producer = 1 }
+    return b"".join(g.parts) + versions
