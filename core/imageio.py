@@ -23,6 +23,9 @@ __all__ = ["ImageError", "Picture", "read_image", "write_image", "upscale_file",
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
            ".tiff": "TIFF", ".webp": "WEBP"}
 MAX_INPUT_PIXELS = 200_000_000
+# Tags that describe a TIFF file's own pixel layout: never copied to another file.
+_TIFF_STRUCTURE = (254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 282, 283,
+                   284, 290, 291, 296, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 530, 531, 532)
 
 
 class ImageError(Exception):
@@ -89,6 +92,9 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS) -
                 arr = _pil_to_array(im, path)
             if orientation != 1 and 0x0112 in exif_obj:
                 exif_obj[0x0112] = 1
+            for tag in _TIFF_STRUCTURE:  # TIFF files expose their own layout tags as EXIF
+                if tag in exif_obj:
+                    del exif_obj[tag]
             exif = exif_obj.tobytes() if len(exif_obj) else None
     except ImageError:
         raise
@@ -201,11 +207,12 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95) -> tuple[bytes, l
         elif pic.icc_profile or pic.exif:
             notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
         return data, notes
+    if a.ndim == 3 and channels == 1:
+        a = a[:, :, 0]
     if sixteen:
-        im = Image.fromarray(a.astype("<u2"), mode="I;16")
+        im = Image.frombytes("I;16", (a.shape[1], a.shape[0]), np.ascontiguousarray(a, "<u2").tobytes())
     else:
-        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
-        im = Image.fromarray(a, mode=mode) if channels != 1 else Image.fromarray(a if a.ndim == 2 else a[:, :, 0], mode="L")
+        im = Image.fromarray(np.ascontiguousarray(a))  # L, LA, RGB or RGBA from the shape
     kw = {}
     if pic.icc_profile and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         kw["icc_profile"] = pic.icc_profile
