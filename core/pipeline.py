@@ -35,6 +35,17 @@ def check_size(h: int, w: int, scale: float, max_pixels: int = MAX_OUTPUT_PIXELS
     return oh, ow
 
 
+def _check_image(image: np.ndarray) -> None:
+    """ValueError unless ``image`` is a layout and dtype ``upscale`` takes (floats: finite)."""
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image with C in 1..4, got shape {image.shape}")
+    dt = np.dtype(image.dtype)
+    if dt not in _MAX and not np.issubdtype(dt, np.floating):
+        raise ValueError(f"unsupported image dtype {dt}; use uint8, uint16 or float")
+    if np.issubdtype(dt, np.floating) and not np.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
+
+
 def _split(image: np.ndarray):
     """-> (float colour planes (H, W, C) in [0, 1], alpha plane or None, is_grey)."""
     if image.ndim == 2:
@@ -59,7 +70,7 @@ def _split(image: np.ndarray):
 def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = None,
             engine: str = "onnxruntime", tile: int = DEFAULT_TILE, threads: int | None = None,
             progress: Callable[[int, int], None] | None = None,
-            max_pixels: int = MAX_OUTPUT_PIXELS) -> np.ndarray:
+            max_pixels: int = MAX_OUTPUT_PIXELS, fast=False) -> np.ndarray:
     """Upscale an image with SRCNN.
 
     Args:
@@ -71,12 +82,28 @@ def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = 
         engine: 'onnxruntime' or 'opencv' (cv2.dnn).
         tile: output tile side in pixels (memory vs. speed; the result does not depend on it).
         progress: called as progress(done_tiles, total_tiles).
+        fast: True (or a ``srcnn.fast.FastModel``) runs each tile as one onnxruntime graph
+            (``srcnn.fast``): same result up to float rounding (integer output within one
+            level, see tests/test_fast.py). Integer scales with engine 'onnxruntime' only;
+            anything else quietly takes the reference path.
 
     Returns:
         The upscaled image, same layout and dtype (float output is not clipped).
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if isinstance(model, Model):
+        engine = model.engine
+    if fast and engine == "onnxruntime" and image.ndim in (2, 3):
+        check_size(image.shape[0], image.shape[1], scale, max_pixels)  # also validates scale
+    if fast and engine == "onnxruntime" and image.ndim in (2, 3) and float(scale).is_integer():
+        from . import fast as _fast
+
+        _check_image(image)
+        fm = fast if isinstance(fast, _fast.FastModel) else _fast.load_fast_model(
+            model.info if isinstance(model, Model) else resolve_model(model, scale), threads)
+        if fm is not None:
+            return _fast.upscale_fast(image, int(scale), fm, tile=tile, progress=progress)
     colour, alpha, grey = _split(image)
     h, w = colour.shape[:2]
     oh, ow = check_size(h, w, scale, max_pixels)

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""SRCNN speed and memory benchmark: prints markdown tables (issue 7).
+
+    python bench/run.py                 # full run, a few minutes on a 2-core machine
+    python bench/run.py --quick         # smoke run, ~30 s: small sizes, fewer repeats
+    python bench/run.py --weights DIR   # another weights folder (default: SRCNN_WEIGHTS or weights/)
+    python bench/run.py --no-big        # skip the ~100 MP peak-RSS case
+
+Sections: machine; fp32 matmul peak; the CNN alone per model and engine (effective GFLOP/s =
+direct-convolution FLOPs / time, and its ratio to the peak); end-to-end decode -> upscale ->
+encode in a fresh process per case (time split and peak RSS); threads; Set5 PSNR of every path;
+the issue's targets with pass/fail. Timings are best-of-N wall clock on whatever else the
+machine is doing: the header prints the load average.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+TARGETS = [  # (key, what, must, aim, higher is better)
+    ("cnn_peak", "9-5-5 CNN effective throughput / fp32 matmul peak", 0.60, 0.90, True),
+    ("ratio_915", "9-1-5 end-to-end speed / 9-5-5 end-to-end speed", 4.0, 6.0, True),
+    ("non_cnn", "everything but the CNN, share of end-to-end time at ~12 MP", 0.10, 0.05, False),
+    ("rss_100", "peak RSS for a ~100 MP output (GB)", 1.5, 0.8, False),
+    ("threads", "2 threads / 1 thread speed-up", 1.7, 1.9, True),
+]
+
+
+def md_table(head, rows) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+# ---------------------------------------------------------------- machine and peak
+def machine_info() -> dict:
+    import importlib.metadata as md
+
+    cpu, flags = platform.processor() or "?", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    vers = {}
+    for pkg in ("numpy", "onnxruntime", "opencv-contrib-python-headless", "opencv-python", "torch", "pillow"):
+        try:
+            vers[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    mem = ""
+    try:
+        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        mem = f"{kb / 1024 ** 2:.0f} GiB"
+    except (OSError, StopIteration):
+        pass
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return {"cpu": cpu, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "isa": " ".join(isa), "memory": mem, "python": platform.python_version(),
+            "versions": vers, "load": os.getloadavg()}
+
+
+PEAK_CODE = r"""
+import json, sys, time
+import numpy as np
+n, reps, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+res = {}
+rng = np.random.default_rng(0)
+a = rng.random((n, n), dtype=np.float32); b = rng.random((n, n), dtype=np.float32)
+a @ b
+best = min((lambda t: (a @ b, time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(reps))
+res["numpy"] = 2 * n ** 3 / best / 1e9
+try:
+    import torch
+    torch.set_num_threads(threads)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    torch.mm(ta, tb)
+    best = min((lambda t: (torch.mm(ta, tb), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(reps))
+    res["torch"] = 2 * n ** 3 / best / 1e9
+except ImportError:
+    pass
+print(json.dumps(res))
+"""
+
+
+def measure_peak(threads: int, n: int, reps: int) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    r = subprocess.run([sys.executable, "-c", PEAK_CODE, str(n), str(reps), str(threads)], env=env,
+                       capture_output=True, text=True, check=True)
+    res = json.loads(r.stdout)
+    res["peak"] = max(res.values())
+    return res
+
+
+# ---------------------------------------------------------------- CNN alone
+def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak: float) -> tuple[str, dict]:
+    from engines import Fast, Fold, Reference, TorchEager, direct_flops
+    from srcnn.onnxmini import read_conv_stack
+
+    rows, found = [], {}
+    for info in models:
+        layers = read_conv_stack(info.onnx_path.read_bytes())
+        engines = [Reference(info, "onnxruntime", threads), Fast(info, threads),
+                   Reference(info, "opencv", threads), Fold(info, threads)]
+        if with_torch:
+            engines.append(TorchEager(info, threads))
+        r = engines[0].radius
+        rng = np.random.default_rng(0)
+        y = rng.random((size + 2 * r, size + 2 * r), dtype=np.float32)
+        fold = engines[3]
+        lr = rng.random((fold.lr_len(size),) * 2, dtype=np.float32)
+        calls = {}
+        for e in engines:
+            if isinstance(e, Fold):
+                calls[e.name] = (lambda e=e: e.run_lr(lr), fold.geo.out_len(lr.shape[0]))
+            else:
+                calls[e.name] = (lambda e=e: e.run(y), size)
+        best = {k: float("inf") for k in calls}
+        for k, (fn, _) in calls.items():
+            fn()  # warm-up
+        for _ in range(reps):
+            for k, (fn, _) in calls.items():
+                t = time.perf_counter()
+                fn()
+                best[k] = min(best[k], time.perf_counter() - t)
+        for k, (fn, n) in calls.items():
+            fl = direct_flops(layers, n, n)
+            g = fl / best[k] / 1e9
+            found[(info.variant, info.scale, k)] = g
+            rows.append([info.variant, f"x{info.scale}", k, f"{n}x{n}", f"{best[k] * 1e3:.1f}",
+                         f"{fl / 1e9:.1f}", f"{g:.1f}", f"{g / peak:.2f}"])
+    head = ["variant", "scale", "engine", "output", "ms", "GFLOP", "GFLOP/s", "/ peak"]
+    return md_table(head, rows), found
+
+
+# ---------------------------------------------------------------- end to end
+def make_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A synthetic photo-like RGB image: smooth colour fields, hard-edged shapes, fine noise."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.resize(rng.random((max(2, h // 64), max(2, w // 64), 3), dtype=np.float32), (w, h),
+                     interpolation=cv2.INTER_CUBIC)
+    img = (img - img.min()) / (np.ptp(img) + 1e-6) * 180 + 30
+    for _ in range(max(4, h * w // 20000)):
+        c = tuple(float(v) for v in rng.integers(0, 256, 3))
+        x, y, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(3, max(4, min(h, w) // 8)))
+        if rng.random() < 0.5:
+            cv2.circle(img, (x, y), r, c, -1, lineType=cv2.LINE_AA)
+        else:
+            cv2.rectangle(img, (x, y), (x + r, y + r // 2), c, -1)
+    img += rng.normal(0, 4, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def input_file(workdir: Path, out_mp: float, scale: int) -> Path:
+    """A PNG whose x``scale`` output has about ``out_mp`` megapixels (4:3)."""
+    w = int(round((out_mp * 1e6 * 4 / 3) ** 0.5 / scale))
+    h = int(round(w * 3 / 4))
+    p = workdir / f"input_{w}x{h}.png"
+    if not p.exists():
+        from PIL import Image
+
+        Image.fromarray(make_image(h, w)).save(p)
+    return p
+
+
+def run_case(spec: dict, timeout: float = 1800) -> dict:
+    cmd = [sys.executable, str(HERE / "case.py"), json.dumps(spec)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"case {spec} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def e2e_row(name: str, res: dict) -> list:
+    total = res["decode"] + res["upscale"] + res["encode"]
+    parts = [res["decode"], res["colour"], res["bicubic"], res["cnn"], res["encode"]]
+    split = " / ".join(f"{p:.2f}" for p in parts)
+    share = " / ".join(f"{100 * p / total:.0f}" for p in parts)
+    rss = res.get("vmhwm_mb", res["ru_maxrss_mb"])
+    return [name, f"{res['mp']:.1f}", f"{total:.2f}", f"{res['mp'] / total:.2f}", f"{res['mp'] / res['upscale']:.2f}",
+            split, share, f"{100 * (total - res['cnn']) / total:.1f}", f"{rss:.0f}"]
+
+
+E2E_HEAD = ["case", "MP", "total s", "MP/s", "MP/s upscale only",
+            "s: decode / colour / bicubic / CNN / encode", "% of total", "non-CNN %", "peak RSS MB"]
+
+
+# ---------------------------------------------------------------- PSNR
+def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
+    from engines import Fast, Fold, Reference, TorchEager
+    from srcnn.evaluate import evaluate
+    from srcnn.fast import FastModel, upscale_fast
+    from srcnn.protocol import list_images, load_uint8, prepare, score
+    from srcnn.resize import imresize
+
+    rows = []
+    for info in models:
+        s = info.scale
+        res = {}
+        ref = evaluate(folder, s, Reference(info, "onnxruntime", threads), with_ssim=False)
+        res["bicubic"] = ref["mean"]["bicubic"]["psnr"]
+        res["onnxruntime (reference)"] = ref["mean"]["srcnn"]["psnr"]
+        cnn_paths = [Reference(info, "opencv", threads), Fast(info, threads)]
+        if with_torch:
+            cnn_paths.append(TorchEager(info, threads))
+        for e in cnn_paths:
+            res[e.name.split(" (")[0] if "fast" not in e.name else "fast CNN"] = \
+                evaluate(folder, s, e, with_ssim=False)["mean"]["srcnn"]["psnr"]
+        fm, fold = FastModel(info, threads), Fold(info, threads)
+        lr_paths = {"fast pipeline (LR in)": lambda y: upscale_fast(y, s, fm),
+                    "fold (LR in)": fold.upscale_y}
+        for name, fn in lr_paths.items():
+            vals = []
+            for p in list_images(folder):
+                smp = prepare(p.stem, load_uint8(p), s)
+                lr = imresize(smp.y_hr.astype(np.float64) / 255.0, 1.0 / s).astype(np.float32)
+                vals.append(score(smp, fn(lr).astype(np.float64), s, with_ssim=False)["psnr"])
+            res[name] = float(np.mean(vals))
+        rows.append((info, res))
+    cols = list(rows[0][1])
+    out = [[i.variant, f"x{i.scale}"] + [f"{r[c]:.3f}" for c in cols] for i, r in rows]
+    return md_table(["variant", "scale"] + cols, out)
+
+
+# ---------------------------------------------------------------- main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=None, help="weights folder (default: SRCNN_WEIGHTS or the shipped weights/)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: small sizes, few repeats (~30 s)")
+    ap.add_argument("--no-big", action="store_true", help="skip the ~100 MP peak-RSS case")
+    ap.add_argument("--threads", type=int, default=None, help="threads for the main runs (default: all cores)")
+    ap.add_argument("--datasets", default=os.environ.get("SRCNN_DATASETS", str(ROOT.parent / "shared" / "datasets")))
+    ap.add_argument("--workdir", default=None, help="where input images are cached (default: a temp folder)")
+    ap.add_argument("--json", default=None, help="also write the raw numbers here")
+    args = ap.parse_args(argv)
+
+    if args.weights:
+        os.environ["SRCNN_WEIGHTS"] = str(Path(args.weights).resolve())
+    from srcnn.runtime import available_models, weights_dir
+
+    wdir = weights_dir()
+    models = available_models(wdir)
+    if not models:
+        say(f"no weight files in {wdir}: ship weights, pass --weights DIR, or make test weights with "
+            f"`python bench/testweights.py DIR`")
+        return 2
+    from engines import torch_available
+
+    threads = args.threads or len(os.sched_getaffinity(0))
+    quick = args.quick
+    with_torch = torch_available()
+    raw: dict = {}
+    t_start = time.time()
+
+    m = machine_info()
+    raw["machine"] = m
+    say(f"# SRCNN benchmark{' (--quick)' if quick else ''}\n")
+    say(f"- CPU: {m['cpu']}, {m['cores']} logical cores ({m['affinity']} usable), {m['isa']}, {m['memory']}")
+    say(f"- Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    say(f"- weights: {wdir} ({', '.join(f'{i.variant} x{i.scale}' for i in models)})")
+    say(f"- load average at start: {' '.join(f'{v:.2f}' for v in m['load'])} (timings are best-of-N wall clock; "
+        f"other work on the machine slows them)")
+    say(f"- threads: {threads} (main runs), 1 (threads table)\n")
+
+    # peak
+    n, reps = (1024, 3) if quick else (2048, 6)
+    peaks = {t: measure_peak(t, n, reps) for t in sorted({threads, 1})}
+    raw["peak"] = {str(k): v for k, v in peaks.items()}
+    peak = peaks[threads]["peak"]
+    say("## fp32 matrix-multiply peak (best of %d, %dx%d)\n" % (reps, n, n))
+    say(md_table(["threads", "numpy GFLOP/s", "torch GFLOP/s", "peak"],
+                 [[t, f"{p['numpy']:.0f}", f"{p['torch']:.0f}" if "torch" in p else "-", f"{p['peak']:.0f}"]
+                  for t, p in peaks.items()]) + "\n")
+
+    # CNN
+    size, reps = (256, 2) if quick else (512, 4)
+    cnn_models = [i for i in models if not quick or i.scale == 3]
+    say(f"## The CNN alone ({threads} threads; input pre-upsampled Y padded by the radius, output {size}x{size}; "
+        f"fold: LR input, same output size or a little more; best of {reps})\n")
+    table, cnn = bench_cnn(cnn_models, threads, size, reps, with_torch, peak)
+    say(table + "\n")
+    raw["cnn"] = {" ".join(map(str, k)): v for k, v in cnn.items()}
+
+    # end to end
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="srcnn_bench_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    scale = 3
+    variants = sorted({i.variant for i in models if i.scale == scale}, key=lambda v: v != "9-5-5")
+    sizes = [1.0, 4.0] if quick else [1.0, 12.0]
+    tile = 512
+    e2e: dict = {}
+    rows = []
+    say(f"## End to end: PNG file -> srcnn.upscale x{scale} -> PNG file, one fresh process per case "
+        f"({threads} threads, tile {tile})\n")
+    for mp in sizes:
+        inp = input_file(workdir, mp, scale)
+        for v in variants:
+            paths = ["fast", "reference"] + (["opencv"] if mp <= 1.0 and not quick else [])
+            for path in paths:
+                spec = {"input": str(inp), "weights": str(wdir), "model": v, "scale": scale, "path": path,
+                        "threads": threads, "tile": tile}
+                res = run_case(spec)
+                e2e[(mp, v, path, threads)] = res
+                rows.append(e2e_row(f"{v} {path} ~{mp:g} MP", res))
+    say(md_table(E2E_HEAD, rows) + "\n")
+    say("colour = colour conversion, tiling, rounding and copies (all but bicubic and CNN inside upscale).\n")
+
+    # threads
+    t_mp = sizes[-1]
+    inp = input_file(workdir, t_mp, scale)
+    trows = []
+    for path in ["fast"] + ([] if quick else ["reference"]):
+        for t in sorted({1, threads}):
+            key = (t_mp, "9-5-5", path, t)
+            if key not in e2e:
+                e2e[key] = run_case({"input": str(inp), "weights": str(wdir), "model": "9-5-5", "scale": scale,
+                                     "path": path, "threads": t, "tile": tile})
+        r1, rn = e2e[(t_mp, "9-5-5", path, 1)], e2e[(t_mp, "9-5-5", path, threads)]
+        tot = lambda r: r["decode"] + r["upscale"] + r["encode"]  # noqa: E731
+        trows.append([f"9-5-5 {path} ~{t_mp:g} MP", f"{tot(r1):.2f}", f"{tot(rn):.2f}", f"{tot(r1) / tot(rn):.2f}",
+                      f"{r1['upscale']:.2f}", f"{rn['upscale']:.2f}", f"{r1['upscale'] / rn['upscale']:.2f}"])
+    say(f"## Threads: 1 against {threads}\n")
+    say(md_table(["case", "1 thread s", f"{threads} threads s", "speed-up (file to file)",
+                  "1 thread upscale s", f"{threads} threads upscale s", "speed-up (upscale only)"], trows) + "\n")
+
+    # 100 MP
+    big = None
+    big_cmd = (f"python bench/case.py '{{\"input\": \"<LR PNG of about 3850x2890>\", \"weights\": \"{wdir}\", "
+               f"\"model\": \"9-5-5\", \"scale\": 3, \"path\": \"fast\", \"threads\": {threads}, \"tile\": {tile}, "
+               f"\"profile\": false}}'")
+    if not quick and not args.no_big:
+        inp = input_file(workdir, 100.0, scale)
+        big = run_case({"input": str(inp), "weights": str(wdir), "model": "9-5-5", "scale": scale, "path": "fast",
+                        "threads": threads, "tile": tile, "profile": False})
+        say("## ~100 MP output (9-5-5 fast, peak RSS)\n")
+        say(md_table(E2E_HEAD, [e2e_row("9-5-5 fast ~100 MP", big)]) + "\n")
+    else:
+        say(f"## ~100 MP output: skipped. Run: `{big_cmd}` (or `python bench/run.py` without --quick/--no-big)\n")
+
+    # PSNR
+    psnr_dir = Path(args.datasets) / "Set5"
+    if psnr_dir.is_dir():
+        say("## Set5 PSNR (dB, Y, the paper's protocol) of every path\n")
+        say(bench_psnr([i for i in models if not quick or i.scale == 3], psnr_dir, threads, with_torch) + "\n")
+        say("fold (LR in): exact inside, differs within the receptive-field radius of the edge (see srcnn.fold).\n")
+    else:
+        say(f"## Set5 PSNR: skipped (no {psnr_dir}; pass --datasets)\n")
+
+    # targets
+    vals = {}
+    if ("9-5-5", 3, "onnxruntime fast (srcnn.fast)") in cnn:
+        vals["cnn_peak"] = cnn[("9-5-5", 3, "onnxruntime fast (srcnn.fast)")] / peak
+    tot = lambda r: r["decode"] + r["upscale"] + r["encode"]  # noqa: E731
+    big_mp = sizes[-1]
+    if (big_mp, "9-1-5", "fast", threads) in e2e:
+        vals["ratio_915"] = tot(e2e[(big_mp, "9-5-5", "fast", threads)]) / tot(e2e[(big_mp, "9-1-5", "fast", threads)])
+    r = e2e[(big_mp, "9-5-5", "fast", threads)]
+    vals["non_cnn"] = (tot(r) - r["cnn"]) / tot(r)
+    if big:
+        vals["rss_100"] = big.get("vmhwm_mb", big["ru_maxrss_mb"]) / 1024
+    if threads > 1:
+        vals["threads"] = tot(e2e[(t_mp, "9-5-5", "fast", 1)]) / tot(e2e[(t_mp, "9-5-5", "fast", threads)])
+    trows = []
+    for key, what, must, aim, up in TARGETS:
+        if key not in vals:
+            trows.append([what, "-", f"{'>=' if up else '<='} {must:g}", f"{'>=' if up else '<='} {aim:g}", "not measured"])
+            continue
+        v = vals[key]
+        ok = (lambda x: v >= x) if up else (lambda x: v <= x)
+        verdict = "aim met" if ok(aim) else "must met" if ok(must) else "FAIL"
+        trows.append([what, f"{v:.2f}", f"{'>=' if up else '<='} {must:g}", f"{'>=' if up else '<='} {aim:g}", verdict])
+    say(f"## Targets (fast path; {big_mp:g} MP = the large end-to-end case{'; --quick sizes' if quick else ''})\n")
+    say(md_table(["what", "measured", "must", "aim", "result"], trows) + "\n")
+    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+        f"benchmark took {time.time() - t_start:.0f} s")
+    raw["e2e"] = {" ".join(map(str, k)): v for k, v in e2e.items()}
+    raw["targets"] = vals
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

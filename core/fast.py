@@ -1,0 +1,375 @@
+"""The fast path: the whole per-tile pipeline as one onnxruntime graph built from a weight file.
+
+``srcnn.upscale(..., fast=True)`` computes what the reference pipeline (``srcnn.pipeline``)
+computes, in another order of floating-point operations:
+
+- the low-resolution patch goes in (float32, RGB or grey, MATLAB's symmetric border already
+  applied by index); RGB -> YCbCr, the bicubic upsampling (one fixed conv with S*S phase
+  outputs per channel + DepthToSpace: MATLAB's bicubic is a polyphase filter for an integer
+  scale), the replicate border of the CNN, the CNN, YCbCr -> RGB and the rounding to the
+  output dtype all run inside the graph, so onnxruntime's threads cover every stage;
+- a residual model exported as a plain SRCNN carries its input through one extra channel per
+  layer (``srcnn.training.model.plain_weights``); that channel is computed apart as the
+  elementwise function it is, so the two large layers get 64 -> 32 channels, which
+  onnxruntime runs in its blocked (NCHWc) direct convolution, about 1.7x faster than 65 -> 33;
+- the last layer (n2 -> 1 channel, which onnxruntime runs at a few GFLOP/s) computes a 4x4
+  block of outputs per position: 16 output channels, stride 4, an 8x8 kernel holding the 5x5
+  one at 16 offsets, then DepthToSpace. More multiply-adds, but on the fast kernel.
+
+Differences from the reference are rounding only: at most a few 1e-6 on float output, and
+integer output off by one level where a value falls within that of a rounding boundary
+(tests/test_fast.py states the tolerances). Non-integer scales, alpha-only differences and
+weight files that are not a plain conv stack use the reference path.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .border import tiles
+from .colour import _MAX, _OFFSET, _T, _T_INV
+from .onnxmini import Graph, read_conv_stack
+from .resize import contributions, output_size, resize_region
+from .runtime import ModelInfo
+
+__all__ = ["FastModel", "load_fast_model", "upscale_fast", "bicubic_phases", "split_carry",
+           "cnn_graph", "DEFAULT_FAST_TILE"]
+
+DEFAULT_FAST_TILE = 512
+BICUBIC_PAD = 2  # LR pixels each side that the 4-tap bicubic phases read (offsets -2..+2)
+
+
+def bicubic_phases(scale: int) -> np.ndarray:
+    """float64 (S, 5): HR pixel ``S*k + p`` (0-based) = sum_t w[p, t] * LR[k - 2 + t].
+
+    Read off ``srcnn.resize.contributions`` (MATLAB's table) at an interior position.
+    """
+    s = int(scale)
+    n = 16
+    w, idx = contributions(n, s * n, float(s), True)
+    k = n // 2
+    out = np.zeros((s, 2 * BICUBIC_PAD + 1))
+    for p in range(s):
+        for wt, i in zip(w[s * k + p], idx[s * k + p]):
+            off = int(i) - k
+            if wt != 0:
+                if abs(off) > BICUBIC_PAD:
+                    raise AssertionError(f"bicubic tap at offset {off} for scale {s}")
+                out[p, off + BICUBIC_PAD] += wt
+    return out
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Output += a3 * relu(a2 * relu(a1 * y + c1) + c2), y the centre input pixel."""
+    a1: float
+    c1: float
+    a2: float
+    c2: float
+    a3: float
+
+
+def _delta_at_centre(k: np.ndarray) -> float | None:
+    """The weight if ``k`` (f, f) is zero except its centre, else None."""
+    c = k.shape[0] // 2
+    if np.count_nonzero(k) == 1 and k[c, c] != 0:
+        return float(k[c, c])
+    return None
+
+
+def split_carry(layers):
+    """Find a pass-through channel (layer 1 channel j -> layer 2 channel k -> output).
+
+    Returns (layers without it, Carry) or (layers, None). Exact: the removed channel reads
+    only the centre input pixel, is read only by its successor, and adds to the output
+    through a centred delta, so its contribution is the elementwise function ``Carry``.
+    """
+    if len(layers) != 3 or layers[0][0].shape[1] != 1 or layers[2][0].shape[0] != 1:
+        return layers, None
+    (w1, b1), (w2, b2), (w3, b3) = layers
+    for j in range(w1.shape[0]):
+        a1 = _delta_at_centre(w1[j, 0])
+        if a1 is None:
+            continue
+        readers = [k for k in range(w2.shape[0]) if np.any(w2[k, j])]
+        if len(readers) != 1:
+            continue
+        k = readers[0]
+        a2 = _delta_at_centre(w2[k, j])
+        if a2 is None or np.count_nonzero(w2[k]) != 1:
+            continue
+        a3 = _delta_at_centre(w3[0, k])
+        if a3 is None:
+            continue
+        keep1 = [i for i in range(w1.shape[0]) if i != j]
+        keep2 = [i for i in range(w2.shape[0]) if i != k]
+        core = [(w1[keep1], b1[keep1]), (w2[keep2][:, keep1], b2[keep2]), (w3[:, keep2], b3)]
+        return core, Carry(a1, float(b1[j]), a2, float(b2[k]), a3)
+    return layers, None
+
+
+def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True) -> str:
+    """Nodes for the conv stack on ``x`` (1, C, H + 2r, W + 2r) -> (1, 1, H, W), 'valid'.
+
+    H and W must be multiples of ``block`` (the last layer's output block) when block > 1.
+    ``split``: compute a pass-through channel apart (``split_carry``).
+    """
+    core, carry = split_carry(layers) if split else (layers, None)
+    cur = x
+    for i, (w, b) in enumerate(core):
+        last = i == len(core) - 1
+        f = w.shape[2]
+        if last and block > 1 and w.shape[0] == 1:
+            fb = f + block - 1
+            wb = np.zeros((block * block, w.shape[1], fb, fb), np.float32)
+            for dy in range(block):
+                for dx in range(block):
+                    wb[dy * block + dx, :, dy:dy + f, dx:dx + f] = w[0]
+            cur = g.add("Conv", [cur, g.const(wb), g.const(np.repeat(b.astype(np.float32), block * block))],
+                        kernel_shape=[fb, fb], strides=[block, block])
+            cur = g.add("DepthToSpace", [cur], blocksize=block, mode="DCR")
+        else:
+            cur = g.add("Conv", [cur, g.const(w.astype(np.float32)), g.const(b.astype(np.float32))],
+                        kernel_shape=[f, f])
+        if not last:
+            cur = g.add("Relu", [cur])
+    if carry is not None:
+        r = sum(w.shape[2] // 2 for w, _ in layers)
+        y = g.add("Slice", [x, g.const(np.array([r, r], np.int64)), g.const(np.array([-r, -r], np.int64)),
+                            g.const(np.array([2, 3], np.int64))])
+        f32 = np.float32
+        t = g.add("Relu", [g.add("Add", [g.add("Mul", [y, g.const(f32(carry.a1))]), g.const(f32(carry.c1))])])
+        t = g.add("Relu", [g.add("Add", [g.add("Mul", [t, g.const(f32(carry.a2))]), g.const(f32(carry.c2))])])
+        cur = g.add("Add", [cur, g.add("Mul", [t, g.const(f32(carry.a3))])])
+    return cur
+
+
+def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int, colour_op: str = "matmul") -> bytes:
+    """LR patch -> HR tile, see the module docstring.
+
+    Inputs: ``lr`` float32 (1, C, h, w) in [0, 1], C = 3 (RGB) or 1 (grey), already
+    symmetric-padded by 2 LR pixels; ``ys``/``ye`` int64 (3,): channel/row/column starts and
+    ends of the CNN's input region in the bicubic image; ``pads`` int64 (8,): replicate
+    border (plus the extra bottom/right rows that round the tile up to ``block``); ``cs``/``ce``:
+    the output tile's region of the chroma; ``oe`` int64 (2,): the tile's height and width.
+    Output ``out`` (th, tw, C) in ``out_dtype`` (uint8/uint16 rounded like the reference, or
+    float32). Node names carry their stage ('colour', 'bicubic', 'cnn') for profiling.
+    """
+    s = int(scale)
+    g = Graph("srcnn_fast_tile")
+    lr = g.input("lr", np.float32, [1, channels, "h", "w"])
+    ys, ye = g.input("ys", np.int64, [3]), g.input("ye", np.int64, [3])
+    pads = g.input("pads", np.int64, [8])
+    oe = g.input("oe", np.int64, [2])
+    k1 = bicubic_phases(s).astype(np.float32)
+    phase = np.einsum("ya,xb->yxab", k1, k1).reshape(s * s, 1, 5, 5).astype(np.float32)
+    hw = g.const(np.array([2, 3], np.int64))
+    if channels == 3:
+        cs, ce = g.input("cs", np.int64, [3]), g.input("ce", np.int64, [3])
+        g.stage = "colour"
+        tf = (_T / 255.0).astype(np.float32)
+        ycc = g.add("Conv", [lr, g.const(tf.reshape(3, 3, 1, 1)), g.const((_OFFSET / 255.0).astype(np.float32))],
+                    kernel_shape=[1, 1])
+        g.stage = "bicubic"
+        up = g.add("Conv", [ycc, g.const(np.concatenate([phase] * 3))], kernel_shape=[5, 5], group=3)
+    else:
+        g.stage = "bicubic"
+        up = g.add("Conv", [lr, g.const(phase)], kernel_shape=[5, 5])
+    if s > 1:
+        up = g.add("DepthToSpace", [up], blocksize=s, mode="CRD")
+    axes = g.const(np.array([1, 2, 3], np.int64))
+    y = g.add("Slice", [up, ys, ye, axes])
+    g.stage = "cnn"
+    y = g.add("Pad", [y, pads], mode="edge")
+    y = cnn_graph(g, y, layers, block)
+    y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, hw])
+    g.stage = "colour"
+    if channels == 3:
+        g.stage = "bicubic"
+        cc = g.add("Slice", [up, cs, ce, axes])
+        g.stage = "colour"
+        t_inv = (_T_INV * 255.0).astype(np.float32)
+        off = (_OFFSET / 255.0).astype(np.float32)
+        bias = -(t_inv.astype(np.float64) @ off.astype(np.float64)).astype(np.float32)
+        ycc = g.add("Concat", [y, cc], axis=1)
+        if colour_op == "conv":
+            y = g.add("Conv", [ycc, g.const(t_inv.reshape(3, 3, 1, 1)), g.const(bias)], kernel_shape=[1, 1])
+            y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
+        else:  # NHWC MatMul: keeps the 3-channel step out of the blocked-layout machinery
+            y = g.add("Transpose", [ycc], perm=[0, 2, 3, 1])
+            y = g.add("Add", [g.add("MatMul", [y, g.const(np.ascontiguousarray(t_inv.T))]), g.const(bias)])
+    else:
+        y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
+    dt = np.dtype(out_dtype)
+    if dt in _MAX:
+        m = np.float32(_MAX[dt])
+        y = g.add("Floor", [g.add("Add", [g.add("Mul", [y, g.const(m)]), g.const(np.float32(0.5))])])
+        y = g.add("Clip", [y, g.const(np.float32(0)), g.const(m)])
+        y = g.add("Cast", [y], to={np.dtype(np.uint8): 2, np.dtype(np.uint16): 4}[dt])
+    g.add("Squeeze", [y, g.const(np.array([0], np.int64))], out="out")
+    g.output("out", dt if dt in _MAX else np.float32, ["th", "tw", channels])
+    return g.serialize()
+
+
+class FastModel:
+    """A verified weight file as fast tile graphs (one per channel count and output dtype)."""
+
+    def __init__(self, info: ModelInfo, threads: int | None = None, *, block: int = 4,
+                 session_config: dict | None = None, opt_level: str = "all", colour_op: str = "matmul"):
+        info.verify()
+        self.info = info
+        self.layers = read_conv_stack(info.onnx_path.read_bytes())
+        if self.layers[0][0].shape[1] != 1 or self.layers[-1][0].shape[0] != 1:
+            raise ValueError("only Y-channel networks")
+        self.radius = sum(w.shape[2] // 2 for w, _ in self.layers)
+        self.threads = threads
+        self.block = block
+        self.session_config = dict(session_config or {})
+        self.opt_level = opt_level
+        self.colour_op = colour_op
+        self._sessions: dict = {}
+        self._lock = threading.Lock()
+
+    def session_options(self):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        if self.threads:
+            so.intra_op_num_threads = int(self.threads)
+            so.inter_op_num_threads = 1
+        so.graph_optimization_level = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC}[self.opt_level]
+        for k, v in self.session_config.items():
+            so.add_session_config_entry(k, str(v))
+        return so
+
+    def session(self, scale: int, channels: int, out_dtype):
+        key = (int(scale), channels, np.dtype(out_dtype).str)
+        with self._lock:
+            if key not in self._sessions:
+                import onnxruntime as ort
+
+                graph = _tile_graph(self.layers, scale, channels, out_dtype, self.block, self.colour_op)
+                self._sessions[key] = ort.InferenceSession(graph, self.session_options(),
+                                                           providers=["CPUExecutionProvider"])
+            return self._sessions[key]
+
+    def cnn_session(self):
+        """The conv stack alone, (1, 1, H + 2r, W + 2r) -> (1, 1, H, W), H, W multiples of block."""
+        import onnxruntime as ort
+
+        g = Graph("srcnn_fast_cnn")
+        x = g.input("input", np.float32, [1, 1, "H", "W"])
+        g.add("Identity", [cnn_graph(g, x, self.layers, self.block)], out="output")
+        g.output("output", np.float32, [1, 1, "Ho", "Wo"])
+        return ort.InferenceSession(g.serialize(), self.session_options(), providers=["CPUExecutionProvider"])
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_fast_model(info: ModelInfo, threads: int | None = None) -> FastModel | None:
+    """Cached ``FastModel``; None for a weight file that is not a plain Y conv stack."""
+    key = (str(info.onnx_path), info.sha256, threads)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            try:
+                _CACHE[key] = FastModel(info, threads)
+            except ValueError:
+                _CACHE[key] = None
+        return _CACHE[key]
+
+
+def _mirror(idx: np.ndarray, n: int) -> np.ndarray:
+    """MATLAB's symmetric (half-sample) border as an index map into [0, n)."""
+    aux = np.concatenate([np.arange(n), np.arange(n - 1, -1, -1)])
+    return aux[np.mod(idx, 2 * n)]
+
+
+@dataclass(frozen=True)
+class _Axis:
+    src: np.ndarray      # LR indices of the patch (mirrored)
+    y0: int              # CNN input region in the patch's bicubic image
+    y1: int
+    pad0: int            # replicate rows before / after (after includes the block rounding)
+    pad1: int
+    c0: int              # the tile's own region in the patch's bicubic image
+    c1: int
+
+
+def _axis(t0: int, t1: int, n_lr: int, s: int, r: int, block: int) -> _Axis:
+    n_hr = s * n_lr
+    a, b = max(t0 - r, 0), min(t1 + r, n_hr)
+    extra = (-(t1 - t0)) % block
+    i0, i1 = a // s, -(-b // s)
+    src = _mirror(np.arange(i0 - BICUBIC_PAD, i1 + BICUBIC_PAD), n_lr)
+    o = s * i0
+    return _Axis(src, a - o, b - o, a - (t0 - r), (t1 + r) - b + extra, t0 - o, t1 - o)
+
+
+def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = DEFAULT_FAST_TILE,
+                 progress=None) -> np.ndarray:
+    """``srcnn.pipeline.upscale`` for an integer ``scale`` through ``net``'s tile graphs.
+
+    ``image``: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA; uint8,
+    uint16 or float in [0, 1]; already validated by the caller. Returns the same layout and
+    dtype at (S*H, S*W).
+    """
+    s = int(scale)
+    h, w = image.shape[:2]
+    oh, ow = output_size(h, s), output_size(w, s)
+    c = 1 if image.ndim == 2 else image.shape[2]
+    colour = 3 if c >= 3 else 1
+    dt = np.dtype(image.dtype)
+    graph_dt = dt if dt in _MAX else np.dtype(np.float32)
+    sess = net.session(s, colour, graph_dt)
+    r, block = net.radius, net.block
+    out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
+    alpha = None
+    if c in (2, 4):
+        alpha = (image[:, :, c - 1].astype(np.float32) / np.float32(_MAX[dt])) if dt in _MAX \
+            else image[:, :, c - 1].astype(np.float32)
+    all_tiles = list(tiles(oh, ow, tile))
+    for k, t in enumerate(all_tiles):
+        ay = _axis(t.r0, t.r1, h, s, r, block)
+        ax = _axis(t.c0, t.c1, w, s, r, block)
+        patch = image[ay.src[:, None], ax.src[None, :]]
+        if image.ndim == 3:
+            patch = patch[:, :, :colour].transpose(2, 0, 1)
+        else:
+            patch = patch[None]
+        patch = patch.astype(np.float32)
+        if dt in _MAX:
+            patch /= np.float32(_MAX[dt])
+        feed = {"lr": patch[None],
+                "ys": np.array([0, ay.y0, ax.y0], np.int64), "ye": np.array([1, ay.y1, ax.y1], np.int64),
+                "pads": np.array([0, 0, ay.pad0, ax.pad0, 0, 0, ay.pad1, ax.pad1], np.int64),
+                "oe": np.array([t.r1 - t.r0, t.c1 - t.c0], np.int64)}
+        if colour == 3:
+            feed["cs"] = np.array([1, ay.c0, ax.c0], np.int64)
+            feed["ce"] = np.array([3, ay.c1, ax.c1], np.int64)
+        y = sess.run(None, feed)[0]
+        if image.ndim == 2:
+            out[t.r0:t.r1, t.c0:t.c1] = y[:, :, 0]
+        else:
+            out[t.r0:t.r1, t.c0:t.c1, :colour] = y
+            if alpha is not None:
+                a = resize_region(alpha, float(s), np.arange(t.r0, t.r1), np.arange(t.c0, t.c1))
+                if dt in _MAX:
+                    m = np.float32(_MAX[dt])
+                    a = np.clip(np.floor(a * m + np.float32(0.5)), 0, m)
+                out[t.r0:t.r1, t.c0:t.c1, c - 1] = a.astype(dt)
+        if progress:
+            progress(k + 1, len(all_tiles))
+    return out
+
+
+def supports(scale: float) -> bool:
+    """Whether the fast path handles this scale (integer factors)."""
+    return float(scale) == int(scale) and int(scale) >= 1 and math.isfinite(scale)
