@@ -36,6 +36,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n1", type=int, default=64)
     p.add_argument("--n2", type=int, default=32)
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--colour", choices=["y", "ycbcr", "rgb"], default="y",
+                   help="y: the paper's Y-only network; ycbcr / rgb: 3-channel networks (its Table 5)")
+    p.add_argument("--loss-channels", default=None,
+                   help="comma-separated channel indices in the loss, e.g. 0 for 'Y pre-train', 1,2 for "
+                        "'CbCr pre-train' (then fine-tune on all with --init); default all")
+    p.add_argument("--stride", type=int, default=None,
+                   help="take patches from the paper's fixed grid of sub-images with this stride (14) "
+                        "instead of random positions")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="no flips / rotations")
     p.add_argument("--data", default=None, help="comma-separated image folders (default: T91,BSD200_train)")
     p.add_argument("--val", default=None, help="validation folder (default: Set5)")
     p.add_argument("--steps", type=int, default=20000)
@@ -76,14 +85,32 @@ def make_optimizer(args, model: SRCNN) -> torch.optim.Optimizer:
 
 
 @torch.no_grad()
-def validate(model: SRCNN, samples, scale: int, device) -> float:
-    """Mean PSNR of the protocol on ``samples`` (replicate borders, as at test time)."""
+def validate(model: SRCNN, samples, scale: int, device, colour: str = "y") -> float:
+    """Mean PSNR on Y of the protocol (replicate borders, as at test time).
+
+    ``samples`` holds (protocol sample, uint8 image) pairs; 3-channel networks get the whole
+    bicubic-upsampled image and are scored on the Y of their output.
+    """
+    from srcnn.colour import _OFFSET, _T
+    from srcnn.protocol import degrade, modcrop
+    from .data import to_colour
+
     model.eval()
     r = model.cfg.shrink
     vals = []
-    for s in samples:
-        x = torch.from_numpy(s.y_bicubic.astype(np.float32))[None, None].to(device)
-        y = model(F.pad(x, (r, r, r, r), mode="replicate"))[0, 0].double().cpu().numpy()
+    for s, img in samples:
+        if colour == "y":
+            x = torch.from_numpy(s.y_bicubic.astype(np.float32))[None, None]
+        else:
+            lr_in = degrade(to_colour(modcrop(img, scale), colour), scale)
+            x = torch.from_numpy(np.moveaxis(lr_in, 2, 0).astype(np.float32))[None]
+        y = model(F.pad(x.to(device), (r, r, r, r), mode="replicate"))[0].double().cpu().numpy()
+        if colour == "y":
+            y = y[0]
+        elif colour == "ycbcr":
+            y = y[0]
+        else:
+            y = (np.moveaxis(y, 0, 2) @ _T[0] + _OFFSET[0]) / 255.0
         vals.append(score(s, y, scale, with_ssim=False)["psnr"])
     model.train()
     return float(np.mean(vals))
@@ -114,7 +141,8 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
 
     f1, f2, f3 = (int(v) for v in args.filters.split("-"))
-    cfg = SRCNNConfig(f1=f1, f2=f2, f3=f3, n1=args.n1, n2=args.n2, residual=args.residual)
+    cfg = SRCNNConfig(f1=f1, f2=f2, f3=f3, n1=args.n1, n2=args.n2, residual=args.residual,
+                      channels=1 if args.colour == "y" else 3)
     scales = [int(s) for s in args.scales.split(",")]
     root = default_dataset_root()
     data = args.data.split(",") if args.data else [os.path.join(root, "T91"), os.path.join(root, "BSD200_train")]
@@ -151,8 +179,13 @@ def main(argv=None) -> int:
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
     t0 = time.time()
-    bank = PairBank(data, scales, min_size=args.patch)
-    val_sets = {s: [prepare(p.stem, load_uint8(p), s) for p in list_images(val)] for s in scales}
+    bank = PairBank(data, scales, min_size=args.patch, colour=args.colour, stride=args.stride)
+    val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in list_images(val)]
+                for s in scales}
+    loss_mask = None
+    if args.loss_channels:
+        loss_mask = torch.zeros(1, cfg.channels, 1, 1, device=device)
+        loss_mask[0, [int(c) for c in args.loss_channels.split(",")]] = 1.0
     if rank == 0:
         print(f"{args.name}: {bank.n_images} training images, scales {scales}, {cfg.name} "
               f"n1={cfg.n1} n2={cfg.n2} residual={cfg.residual}, data ready in {time.time() - t0:.0f}s",
@@ -170,7 +203,7 @@ def main(argv=None) -> int:
     while step < args.steps:
         scale = scales[step % len(scales)]
         rng = np.random.default_rng([args.seed, step, rank])
-        x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink)
+        x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink, args.augment)
         x = torch.from_numpy(x).to(device)
         y = torch.from_numpy(y).to(device)
         if device.type == "cpu":
@@ -178,7 +211,10 @@ def main(argv=None) -> int:
         lr = lr_at(args, step)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
-        loss = F.mse_loss(ddp(x), y)
+        if loss_mask is None:
+            loss = F.mse_loss(ddp(x), y)
+        else:
+            loss = (((ddp(x) - y) ** 2) * loss_mask).mean() * cfg.channels / loss_mask.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -192,7 +228,7 @@ def main(argv=None) -> int:
         last = step == args.steps
         if rank == 0 and (step % args.val_every == 0 or last):
             for s in scales:
-                v = validate(ema, val_sets[s], s, device)
+                v = validate(ema, val_sets[s], s, device, args.colour)
                 writer.writerow([step, s, f"{lr:.3e}", f"{run_loss / max(run_n, 1):.6e}", f"{v:.3f}",
                                  f"{time.time() - t_last:.1f}"])
                 print(f"{args.name} step {step} x{s} loss {run_loss / max(run_n, 1):.3e} "

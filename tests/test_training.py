@@ -1,0 +1,108 @@
+"""Training code (needs the [train] extra): loss falls, resume is exact, exports match torch."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from PIL import Image  # noqa: E402
+
+from srcnn.export import conv_stack_graph  # noqa: E402
+from srcnn.training.model import SRCNN, SRCNNConfig, plain_weights  # noqa: E402
+from srcnn.training.train import main as train_main  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Small synthetic training and validation folders (smooth shapes + texture)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for sub, n in (("train", 4), ("val", 2)):
+        (root / sub).mkdir()
+        for k in range(n):
+            yy, xx = np.mgrid[0:72, 0:80] / 10.0
+            img = np.dstack([np.sin(xx * (k + 1)) * np.cos(yy), np.cos(xx + yy * (k + 2)), np.sin(xx * yy / 3)])
+            img = (img * 0.4 + 0.5 + rng.normal(0, 0.02, img.shape)).clip(0, 1)
+            Image.fromarray((img * 255).astype(np.uint8)).save(root / sub / f"{k}.png")
+    return root
+
+
+def args(data, runs, name, *extra):
+    return ["--name", name, "--runs", str(runs), "--data", str(data / "train"), "--val", str(data / "val"),
+            "--threads", "1", "--patch", "32", "--batch", "8", "--warmup", "5", "--ckpt-every", "10",
+            "--val-every", "10", "--filters", "9-1-5", "--n1", "16", "--n2", "8", *extra]
+
+
+def test_loss_falls(data, tmp_path):
+    assert train_main(args(data, tmp_path, "fall", "--steps", "60", "--lr", "3e-3")) == 0
+    rows = (tmp_path / "fall" / "log.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[3]) for r in rows]
+    assert losses[-1] < losses[0] * 0.8, losses
+    assert (tmp_path / "fall" / "done").exists()
+
+
+def test_resume_is_exact(data, tmp_path):
+    full = args(data, tmp_path, "a", "--steps", "30")
+    assert train_main(full) == 0
+    # The same run, killed right after its checkpoint at step 10, then started again.
+    partial = args(data, tmp_path / "p", "b", "--steps", "30")
+    code = ("import sys; from srcnn.training import train\n"
+            "orig = train.save_atomic\n"
+            "def save(obj, path):\n"
+            "    orig(obj, path)\n"
+            "    if obj['step'] == 10: raise SystemExit(3)\n"
+            "train.save_atomic = save\n"
+            f"train.main({partial!r})\n")
+    r = subprocess.run([sys.executable, "-c", code])
+    assert r.returncode == 3
+    assert train_main(partial) == 0
+    ka = torch.load(tmp_path / "a" / "last.pt", weights_only=False)
+    kb = torch.load(tmp_path / "p" / "b" / "last.pt", weights_only=False)
+    assert ka["step"] == kb["step"] == 30
+    for k in ka["ema"]:
+        assert torch.equal(ka["ema"][k], kb["ema"][k]), k
+
+
+@pytest.mark.parametrize("filters", ["9-1-5", "9-3-5", "9-5-5", "11-1-7"])
+@pytest.mark.parametrize("residual", [True, False])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_architectures_export_and_match_onnx(filters, residual, channels):
+    ort = pytest.importorskip("onnxruntime")
+    f1, f2, f3 = map(int, filters.split("-"))
+    model = SRCNN(SRCNNConfig(f1, f2, f3, n1=12, n2=6, channels=channels, residual=residual))
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0, 0.1)
+    model.eval()
+    x = torch.rand(2, channels, 40, 33) * 1.2 - 0.1  # a little out of [0, 1], like bicubic ringing
+    with torch.no_grad():
+        ref = model(x).numpy()
+    layers = [(w.numpy(), b.numpy()) for w, b in plain_weights(model)]
+    onnx_model = conv_stack_graph(layers)
+    sess = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"input": x.numpy()})[0]
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() < 1e-5
+    # every parameter gets a gradient, no NaN
+    model.train()
+    model(x).pow(2).mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("colour, extra", [("ycbcr", ["--loss-channels", "0"]), ("rgb", []), ("y", ["--stride", "14", "--optimizer", "sgd", "--paper-init", "--no-residual"])])
+def test_paper_options_run(data, tmp_path, colour, extra):
+    assert train_main(args(data, tmp_path, colour, "--steps", "10", "--colour", colour, "--patch", "33", *extra)) == 0
+    assert (tmp_path / colour / "log.csv").read_text().count("\n") >= 2
+
+
+def test_two_process_torchrun(data, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "srcnn.training.train", *args(data, tmp_path, "ddp", "--steps", "20")]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)
+    assert ck["step"] == 20
+    import json
+    assert json.loads((tmp_path / "ddp" / "args.json").read_text())["world_size"] == 2
