@@ -4,6 +4,7 @@
     srcnn-cli eval DIR --scale 3 [--json]
     srcnn-cli models
     srcnn-cli demo [OUTDIR]
+    srcnn-cli install-gimp-plugin [--gimp-version 3|2.10] [--dest DIR]
 
 Errors are one line on stderr and a non-zero exit; tracebacks only with SRCNN_DEBUG=1.
 """
@@ -44,6 +45,7 @@ def main():
     srcnn-cli eval FOLDER --scale 3        the paper's PSNR/SSIM protocol
     srcnn-cli models                       list the shipped models
     srcnn-cli demo [OUTDIR]                built-in example
+    srcnn-cli install-gimp-plugin          GIMP: Filters > Enhance > SRCNN...
     """
 
 
@@ -273,6 +275,23 @@ def demo_cmd(outdir, scale, model):
     click.echo(f"  bicubic  {res['bicubic']:.2f} dB")
     click.echo(f"  SRCNN    {res['srcnn']:.2f} dB  (+{res['srcnn'] - res['bicubic']:.2f} dB)")
     click.echo(f"wrote {outdir}/comparison.png (and original, input, bicubic, srcnn .png)")
+
+
+@main.command("install-gimp-plugin")
+@click.option("--gimp-version", type=click.Choice(["3", "2.10"]), default="3", show_default=True,
+              help="GIMP 3 (Python 3 plug-in) or GIMP 2.10 (Python-Fu, runs srcnn-cli).")
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="GIMP plug-ins folder to install into (default: the user's, for this OS).")
+def install_gimp_plugin_cmd(gimp_version, dest):
+    """Install the GIMP plug-in (Filters > Enhance > SRCNN...) for this Python environment."""
+    from .gimp.install import install_gimp_plugin
+
+    try:
+        path = install_gimp_plugin(gimp_version, dest)
+    except (OSError, ValueError) as e:
+        raise UserError(str(e)) from None
+    click.echo(f"installed {path}")
+    click.echo("restart GIMP, then open an image: Filters > Enhance > SRCNN...")
 
 
 def run():

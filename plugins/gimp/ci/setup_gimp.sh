@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Set up a real GIMP 3 with Python plug-ins for tests/test_gimp_real.py.
+#
+#   bash plugins/gimp/ci/setup_gimp.sh            # idempotent; prints the root at the end
+#
+# Debian 13 (trixie) or newer: apt-installs gimp, python3-gi, gir1.2-gimp-3.0 on the machine
+# itself. Debian 12 packages GIMP 2.10 without Python, so there it builds a Debian 13 chroot
+# with debootstrap and installs the same packages inside. Either way it then makes a venv with
+# the Python that GIMP runs plug-ins with (so the core can be imported in-process) and installs
+# this checkout of srcnn into it.
+#
+# Where: $SRCNN_GIMP_ROOT (default /var/tmp/srcnn-gimp3), described by $ROOT/env.sh, which the
+# tests read. The slow part (debootstrap + apt + wheels) is skipped when $ROOT/.base-ready
+# carries the current stamp; the project itself is reinstalled on every call (a few seconds).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../../.." && pwd)
+ROOT=${SRCNN_GIMP_ROOT:-/var/tmp/srcnn-gimp3}
+MIRROR=${SRCNN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PKGS="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates"
+STAMP="v1 $PKGS"
+NICE="nice -n 19"
+export DEBIAN_FRONTEND=noninteractive
+t0=$(date +%s)
+log() { echo "setup_gimp: [$(( $(date +%s) - t0 ))s] $*" >&2; }
+
+[ "$(id -u)" = 0 ] || { echo "setup_gimp: needs root (apt-get, debootstrap, chroot)" >&2; exit 1; }
+host_major=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo 0)
+case "$host_major" in ''|*[!0-9]*) host_major=0 ;; esac   # e.g. "trixie/sid" on testing
+
+if [ "$host_major" -ge 13 ] || { [ "$host_major" = 0 ] && grep -qs 'trixie\|forky' /etc/os-release; }; then
+    MODE=native
+else
+    MODE=chroot
+fi
+
+mkdir -p "$ROOT"
+if [ "$MODE" = chroot ]; then
+    RUN=(chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+         LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+    VENV=/opt/srcnn-venv            # as seen inside the chroot
+    SRC=/opt/srcnn-src
+else
+    RUN=()
+    VENV=$ROOT/venv
+    SRC=$REPO
+fi
+
+if [ "$(cat "$ROOT/.base-ready" 2>/dev/null)" != "$STAMP" ]; then
+    if [ "$MODE" = chroot ]; then
+        if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
+            command -v debootstrap >/dev/null || { log "apt-get install debootstrap";
+                $NICE apt-get update -qq && $NICE apt-get install -y -qq debootstrap >/dev/null; }
+            log "debootstrap trixie into $ROOT"
+            # a half-made root from an interrupted run: start over (never while something is mounted in it)
+            if [ -e "$ROOT/debootstrap" ]; then
+                if grep -qs " $ROOT/" /proc/mounts; then log "mounts under $ROOT: refusing to delete"; exit 1; fi
+                rm -rf --one-file-system "$ROOT"; mkdir -p "$ROOT"
+            fi
+            $NICE debootstrap --variant=minbase trixie "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 \
+                || { tail -20 "$ROOT.debootstrap.log" >&2; exit 1; }
+        fi
+        # pip inside the chroot verifies HTTPS against the host's bundle (FACTS 6)
+        mkdir -p "$ROOT/etc/ssl/certs"
+        cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+        cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+    fi
+    log "apt-get install $PKGS"
+    $NICE "${RUN[@]}" apt-get update -qq
+    $NICE "${RUN[@]}" apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+    if [ "$MODE" = chroot ]; then   # ca-certificates may have rebuilt the bundle: keep the host's
+        cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+    fi
+    log "venv $VENV with the plug-in Python ($("${RUN[@]}" python3 --version))"
+    $NICE "${RUN[@]}" python3 -m venv "$VENV"
+    $NICE "${RUN[@]}" "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+    echo "$STAMP" >"$ROOT/.base-ready"
+fi
+
+if [ "$MODE" = chroot ]; then
+    log "copy the checkout to $SRC"
+    rm -rf "$ROOT$SRC"; mkdir -p "$ROOT$SRC"
+    (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf - 2>/dev/null) | tar -C "$ROOT$SRC" -xf -
+fi
+log "pip install srcnn into $VENV"
+$NICE "${RUN[@]}" "$VENV/bin/pip" install -q "$SRC"
+
+cat >"$ROOT/env.sh" <<EOF
+# written by plugins/gimp/ci/setup_gimp.sh
+SRCNN_GIMP_MODE=$MODE
+SRCNN_GIMP_VENV=$VENV
+EOF
+log "ready: $MODE GIMP 3 at $ROOT ($("${RUN[@]}" gimp-console --version 2>/dev/null | head -1))"
+echo "$ROOT"
