@@ -3,6 +3,10 @@
     python bench/case.py '{"input": "in.png", "weights": DIR, "model": "9-5-5", "scale": 3,
                           "path": "fast", "threads": 2, "tile": 512, "format": "png"}'
 
+Optional: "profile": false (no stage split for the fast path), "tile_workers": 2 (fast path: tiles
+in parallel, one thread each, instead of threads inside each convolution), "png_level": 1 (what-if: PNG written
+with that zlib level instead of srcnn.imageio's, Pillow's default 6).
+
 prints one JSON line: seconds per stage, output size and the process's peak RSS (ru_maxrss and
 /proc/self/status VmHWM). The stages are timed without changing what runs:
 - reference path: ``srcnn.pipeline.resize_region`` (bicubic) and the model's ``run`` (CNN) are
@@ -79,7 +83,7 @@ def main(spec: dict) -> dict:
     if path == "fast":
         from srcnn.fast import FastModel
 
-        net = FastModel(info, threads)
+        net = FastModel(info, threads, tile_workers=spec.get("tile_workers", 1))
         if spec.get("profile", True):
             orig = net.session_options
 
@@ -116,12 +120,23 @@ def main(spec: dict) -> dict:
     t = time.perf_counter()
     out = pipeline.upscale(pic.pixels, spec["scale"], tile=spec["tile"], **kwargs)
     t_up = time.perf_counter() - t
+    rss_upscale = peak_rss_mb().get("vmhwm_mb")
     pic.pixels = out
+    if spec.get("png_level") is not None:  # what-if: PNG written with another zlib level
+        from PIL import Image
+
+        save = Image.Image.save
+
+        def save_with_level(self, fp, format=None, **params):
+            if (format or "").upper() == "PNG":
+                params["compress_level"] = int(spec["png_level"])
+            return save(self, fp, format, **params)
+        Image.Image.save = save_with_level
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         write_image(pic, Path(d) / f"out.{spec.get('format', 'png')}")
         t_encode = time.perf_counter() - t
-    res = {"decode": t_decode, "upscale": t_up, "encode": t_encode, "load": t_load,
+    res = {"decode": t_decode, "upscale": t_up, "encode": t_encode, "load": t_load, "rss_upscale_mb": rss_upscale,
            "out_shape": list(out.shape), "mp": out.shape[0] * out.shape[1] / 1e6}
     if path == "fast":
         graph = timer.t["graph"]

@@ -111,17 +111,20 @@ def split_carry(layers):
     return layers, None
 
 
-def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True) -> str:
+def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_bias: float = 0.0) -> str:
     """Nodes for the conv stack on ``x`` (1, C, H + 2r, W + 2r) -> (1, 1, H, W), 'valid'.
 
     H and W must be multiples of ``block`` (the last layer's output block) when block > 1.
-    ``split``: compute a pass-through channel apart (``split_carry``).
+    ``split``: compute a pass-through channel apart (``split_carry``). ``out_bias`` is added
+    to the output (folded into the last layer's bias).
     """
     core, carry = split_carry(layers) if split else (layers, None)
     cur = x
     for i, (w, b) in enumerate(core):
         last = i == len(core) - 1
         f = w.shape[2]
+        if last and out_bias:
+            b = (np.asarray(b, np.float64) + out_bias).astype(np.float32)
         if last and block > 1 and w.shape[0] == 1:
             fb = f + block - 1
             wb = np.zeros((block * block, w.shape[1], fb, fb), np.float32)
@@ -147,7 +150,7 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True) -> s
     return cur
 
 
-def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int, colour_op: str = "matmul") -> bytes:
+def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int) -> bytes:
     """LR patch -> HR tile, see the module docstring.
 
     Inputs: ``lr`` float32 (1, C, h, w) in [0, 1], C = 3 (RGB) or 1 (grey), already
@@ -157,6 +160,10 @@ def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int, colour
     the output tile's region of the chroma; ``oe`` int64 (2,): the tile's height and width.
     Output ``out`` (th, tw, C) in ``out_dtype`` (uint8/uint16 rounded like the reference, or
     float32). Node names carry their stage ('colour', 'bicubic', 'cnn') for profiling.
+
+    Colour: the reference computes RGB = T_inv (YCbCr - offset). Here the LR conversion leaves
+    the offset out of Cb/Cr (bicubic weights sum to 1, so it commutes) and the CNN's last bias
+    takes the Y offset off, so the output conversion is one bias-free 3x3 MatMul.
     """
     s = int(scale)
     g = Graph("srcnn_fast_tile")
@@ -166,12 +173,12 @@ def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int, colour
     oe = g.input("oe", np.int64, [2])
     k1 = bicubic_phases(s).astype(np.float32)
     phase = np.einsum("ya,xb->yxab", k1, k1).reshape(s * s, 1, 5, 5).astype(np.float32)
-    hw = g.const(np.array([2, 3], np.int64))
+    off = _OFFSET / 255.0
     if channels == 3:
         cs, ce = g.input("cs", np.int64, [3]), g.input("ce", np.int64, [3])
         g.stage = "colour"
         tf = (_T / 255.0).astype(np.float32)
-        ycc = g.add("Conv", [lr, g.const(tf.reshape(3, 3, 1, 1)), g.const((_OFFSET / 255.0).astype(np.float32))],
+        ycc = g.add("Conv", [lr, g.const(tf.reshape(3, 3, 1, 1)), g.const(np.array([off[0], 0, 0], np.float32))],
                     kernel_shape=[1, 1])
         g.stage = "bicubic"
         up = g.add("Conv", [ycc, g.const(np.concatenate([phase] * 3))], kernel_shape=[5, 5], group=3)
@@ -184,24 +191,16 @@ def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int, colour
     y = g.add("Slice", [up, ys, ye, axes])
     g.stage = "cnn"
     y = g.add("Pad", [y, pads], mode="edge")
-    y = cnn_graph(g, y, layers, block)
-    y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, hw])
-    g.stage = "colour"
+    y = cnn_graph(g, y, layers, block, out_bias=-off[0] if channels == 3 else 0.0)
+    y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, g.const(np.array([2, 3], np.int64))])
     if channels == 3:
         g.stage = "bicubic"
         cc = g.add("Slice", [up, cs, ce, axes])
         g.stage = "colour"
-        t_inv = (_T_INV * 255.0).astype(np.float32)
-        off = (_OFFSET / 255.0).astype(np.float32)
-        bias = -(t_inv.astype(np.float64) @ off.astype(np.float64)).astype(np.float32)
-        ycc = g.add("Concat", [y, cc], axis=1)
-        if colour_op == "conv":
-            y = g.add("Conv", [ycc, g.const(t_inv.reshape(3, 3, 1, 1)), g.const(bias)], kernel_shape=[1, 1])
-            y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
-        else:  # NHWC MatMul: keeps the 3-channel step out of the blocked-layout machinery
-            y = g.add("Transpose", [ycc], perm=[0, 2, 3, 1])
-            y = g.add("Add", [g.add("MatMul", [y, g.const(np.ascontiguousarray(t_inv.T))]), g.const(bias)])
+        y = g.add("Transpose", [g.add("Concat", [y, cc], axis=1)], perm=[0, 2, 3, 1])
+        y = g.add("MatMul", [y, g.const(np.ascontiguousarray((_T_INV * 255.0).T).astype(np.float32))])
     else:
+        g.stage = "colour"
         y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
     dt = np.dtype(out_dtype)
     if dt in _MAX:
@@ -218,18 +217,23 @@ class FastModel:
     """A verified weight file as fast tile graphs (one per channel count and output dtype)."""
 
     def __init__(self, info: ModelInfo, threads: int | None = None, *, block: int = 4,
-                 session_config: dict | None = None, opt_level: str = "all", colour_op: str = "matmul"):
+                 session_config: dict | None = None, opt_level: str = "all", tile_workers: int = 1):
+        """``threads``: onnxruntime's intra-op threads per graph run (None: all cores).
+        ``tile_workers`` > 1: that many tiles run at once, each graph run on one thread
+        (parallel over tiles instead of inside each convolution; ``threads`` is then ignored).
+        ``block``, ``session_config`` (onnxruntime session config entries) and ``opt_level``
+        ('all', 'extended', 'basic') are for benchmarking."""
         info.verify()
         self.info = info
         self.layers = read_conv_stack(info.onnx_path.read_bytes())
         if self.layers[0][0].shape[1] != 1 or self.layers[-1][0].shape[0] != 1:
             raise ValueError("only Y-channel networks")
         self.radius = sum(w.shape[2] // 2 for w, _ in self.layers)
-        self.threads = threads
+        self.tile_workers = max(1, int(tile_workers))
+        self.threads = 1 if self.tile_workers > 1 else threads
         self.block = block
         self.session_config = dict(session_config or {})
         self.opt_level = opt_level
-        self.colour_op = colour_op
         self._sessions: dict = {}
         self._lock = threading.Lock()
 
@@ -254,7 +258,7 @@ class FastModel:
             if key not in self._sessions:
                 import onnxruntime as ort
 
-                graph = _tile_graph(self.layers, scale, channels, out_dtype, self.block, self.colour_op)
+                graph = _tile_graph(self.layers, scale, channels, out_dtype, self.block)
                 self._sessions[key] = ort.InferenceSession(graph, self.session_options(),
                                                            providers=["CPUExecutionProvider"])
             return self._sessions[key]
@@ -335,8 +339,7 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
     if c in (2, 4):
         alpha = (image[:, :, c - 1].astype(np.float32) / np.float32(_MAX[dt])) if dt in _MAX \
             else image[:, :, c - 1].astype(np.float32)
-    all_tiles = list(tiles(oh, ow, tile))
-    for k, t in enumerate(all_tiles):
+    def work(t):
         ay = _axis(t.r0, t.r1, h, s, r, block)
         ax = _axis(t.c0, t.c1, w, s, r, block)
         patch = image[ay.src[:, None], ax.src[None, :]]
@@ -365,8 +368,20 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
                     m = np.float32(_MAX[dt])
                     a = np.clip(np.floor(a * m + np.float32(0.5)), 0, m)
                 out[t.r0:t.r1, t.c0:t.c1, c - 1] = a.astype(dt)
-        if progress:
-            progress(k + 1, len(all_tiles))
+
+    all_tiles = list(tiles(oh, ow, tile))
+    if net.tile_workers > 1 and len(all_tiles) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(net.tile_workers) as ex:  # tiles write disjoint parts of ``out``
+            for k, _ in enumerate(ex.map(work, all_tiles)):
+                if progress:
+                    progress(k + 1, len(all_tiles))
+    else:
+        for k, t in enumerate(all_tiles):
+            work(t)
+            if progress:
+                progress(k + 1, len(all_tiles))
     return out
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["Graph", "read_conv_stack"]
 
-_DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.uint16): 4,
+_DTYPES = {np.dtype(np.float32): 1, np.dtype(np.uint8): 2, np.dtype(np.int8): 3, np.dtype(np.uint16): 4,
            np.dtype(np.int32): 6, np.dtype(np.int64): 7}
 _NP = {v: k for k, v in _DTYPES.items()}
 
