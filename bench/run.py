@@ -20,7 +20,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -154,6 +153,89 @@ def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak
     return md_table(head, rows), found
 
 
+def bench_ort_options(info, threads: int, size: int, reps: int, peak: float) -> str:
+    """The CNN under onnxruntime session options: optimisation level, memory arena, spinning."""
+    import onnxruntime as ort
+    from engines import Fast, direct_flops
+    from srcnn.onnxmini import read_conv_stack
+
+    layers = read_conv_stack(info.onnx_path.read_bytes())
+    levels = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+
+    def ref_session(level="all", arena=True, spin=True):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        so.graph_optimization_level = levels[level]
+        so.enable_cpu_mem_arena = arena
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        sess = ort.InferenceSession(str(info.onnx_path), so, providers=["CPUExecutionProvider"])
+        return lambda y: sess.run(None, {sess.get_inputs()[0].name: y[None, None]})[0]
+
+    def fast(level="all", arena=True, spin=True):
+        f = Fast(info, threads, opt_level=level,
+                 session_config={"session.intra_op.allow_spinning": "1" if spin else "0"})
+        if not arena:
+            so = f.fm.session_options()
+            so.enable_cpu_mem_arena = False
+            f.sess = ort.InferenceSession(_fast_cnn_bytes(f.fm), so, providers=["CPUExecutionProvider"])
+        return f.run
+
+    configs = {}
+    for lvl in levels:
+        configs[f"reference, optimisation {lvl}"] = ref_session(lvl)
+    configs["reference, all, no memory arena"] = ref_session(arena=False)
+    configs["reference, all, no spinning"] = ref_session(spin=False)
+    for lvl in levels:
+        configs[f"fast, optimisation {lvl}"] = fast(lvl)
+    configs["fast, all, no memory arena"] = fast(arena=False)
+    configs["fast, all, no spinning"] = fast(spin=False)
+    r = sum(w.shape[2] // 2 for w, _ in layers)
+    y = np.random.default_rng(0).random((size + 2 * r, size + 2 * r), dtype=np.float32)
+    best = {k: float("inf") for k in configs}
+    for fn in configs.values():
+        fn(y)
+    for _ in range(reps):
+        for k, fn in configs.items():
+            t = time.perf_counter()
+            fn(y)
+            best[k] = min(best[k], time.perf_counter() - t)
+    fl = direct_flops(layers, size, size)
+    rows = [[k, f"{v * 1e3:.1f}", f"{fl / v / 1e9:.1f}", f"{fl / v / 1e9 / peak:.2f}"] for k, v in best.items()]
+    return md_table(["9-5-5 x%d CNN, %dx%d, %d threads" % (info.scale, size, size, threads), "ms", "GFLOP/s", "/ peak"], rows)
+
+
+def _fast_cnn_bytes(fm) -> bytes:
+    from srcnn.fast import cnn_graph
+    from srcnn.onnxmini import Graph
+
+    g = Graph("srcnn_fast_cnn")
+    x = g.input("input", np.float32, [1, 1, "H", "W"])
+    g.add("Identity", [cnn_graph(g, x, fm.layers, fm.block)], out="output")
+    g.output("output", np.float32, [1, 1, "Ho", "Wo"])
+    return g.serialize()
+
+
+def bench_tiles(info, threads: int, workdir: Path, mp: float, tile_sizes, reps: int) -> str:
+    """srcnn.upscale(fast=True) alone, in this process, for several tile sizes."""
+    from PIL import Image
+    from srcnn.fast import FastModel, upscale_fast
+
+    img = np.asarray(Image.open(input_file(workdir, mp, info.scale)).convert("RGB"))
+    fm = FastModel(info, threads)
+    upscale_fast(img, info.scale, fm, tile=256)
+    best = {t: float("inf") for t in tile_sizes}
+    for _ in range(reps):
+        for t in tile_sizes:
+            t0 = time.perf_counter()
+            out = upscale_fast(img, info.scale, fm, tile=t)
+            best[t] = min(best[t], time.perf_counter() - t0)
+    mpx = out.shape[0] * out.shape[1] / 1e6
+    return md_table(["tile", f"{info.variant} x{info.scale} upscale s ({mpx:.1f} MP)", "MP/s"],
+                    [[t, f"{v:.2f}", f"{mpx / v:.2f}"] for t, v in best.items()])
+
+
 # ---------------------------------------------------------------- end to end
 def make_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     """A synthetic photo-like RGB image: smooth colour fields, hard-edged shapes, fine noise."""
@@ -260,7 +342,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-big", action="store_true", help="skip the ~100 MP peak-RSS case")
     ap.add_argument("--threads", type=int, default=None, help="threads for the main runs (default: all cores)")
     ap.add_argument("--datasets", default=os.environ.get("SRCNN_DATASETS", str(ROOT.parent / "shared" / "datasets")))
-    ap.add_argument("--workdir", default=None, help="where input images are cached (default: a temp folder)")
+    ap.add_argument("--workdir", default=None,
+                    help="where the synthetic input images are cached (default: ~/.cache/srcnn-bench)")
     ap.add_argument("--json", default=None, help="also write the raw numbers here")
     ap.add_argument("--tile", type=int, default=512, help="tile size of the end-to-end cases")
     ap.add_argument("--big-model", default="9-1-5", help="variant of the ~100 MP case (default 9-1-5: quicker, same memory)")
@@ -313,12 +396,20 @@ def main(argv=None) -> int:
     say(table + "\n")
     raw["cnn"] = {" ".join(map(str, k)): v for k, v in cnn.items()}
 
+    x3_955 = next((i for i in models if i.variant == "9-5-5" and i.scale == 3), models[0])
+    say(f"### onnxruntime session options (best of {reps})\n")
+    say(bench_ort_options(x3_955, threads, size, reps, peak) + "\n")
+
     # end to end
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="srcnn_bench_"))
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "srcnn-bench"
+    workdir = Path(args.workdir) if args.workdir else cache
     workdir.mkdir(parents=True, exist_ok=True)
     scale = 3
+    if not quick:
+        say(f"### Tile size (fast path, upscale only, in this process, {threads} threads)\n")
+        say(bench_tiles(x3_955, threads, workdir, 4.0, [256, 512, 1024], 2) + "\n")
     variants = sorted({i.variant for i in models if i.scale == scale}, key=lambda v: v != "9-5-5")
-    sizes = [0.5, 2.0] if quick else [1.0, 12.0]
+    sizes = [1.0] if quick else [1.0, 12.0]
     big_mp = sizes[-1]
     tile = args.tile
     e2e: dict = {}
@@ -386,7 +477,8 @@ def main(argv=None) -> int:
     psnr_dir = Path(args.datasets) / "Set5"
     if psnr_dir.is_dir():
         say("## Set5 PSNR (dB, Y, the paper's protocol) of every path\n")
-        say(bench_psnr([i for i in models if not quick or i.scale == 3], psnr_dir, threads, with_torch) + "\n")
+        say(bench_psnr([i for i in models if not quick or (i.scale, i.variant) == (3, "9-5-5")], psnr_dir, threads,
+                       with_torch) + "\n")
         say("fold (LR in): exact inside, differs within the receptive-field radius of the edge (see srcnn.fold).\n")
     else:
         say(f"## Set5 PSNR: skipped (no {psnr_dir}; pass --datasets)\n")
