@@ -17,8 +17,10 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 ROOT=${SRCNN_GIMP_ROOT:-/var/tmp/srcnn-gimp3}
 MIRROR=${SRCNN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PKGS="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates"
-STAMP="v1 $PKGS"
+# xvfb + xdotool: the undo test drives GIMP's own Edit > Undo (Ctrl+Z) in the GUI on a virtual
+# screen, since the PDB has no undo procedure.
+PKGS="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates xvfb xauth xdotool"
+STAMP="v2 $PKGS"
 NICE="nice -n 19"
 export DEBIAN_FRONTEND=noninteractive
 t0=$(date +%s)
@@ -66,8 +68,9 @@ if [ "$(cat "$ROOT/.base-ready" 2>/dev/null)" != "$STAMP" ]; then
         cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
     fi
     log "apt-get install $PKGS"
-    $NICE "${RUN[@]}" apt-get update -qq
-    $NICE "${RUN[@]}" apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+    { $NICE "${RUN[@]}" apt-get update -qq && \
+      $NICE "${RUN[@]}" apt-get install -y -qq --no-install-recommends $PKGS; } >"$ROOT.apt.log" 2>&1 \
+        || { tail -20 "$ROOT.apt.log" >&2; exit 1; }
     if [ "$MODE" = chroot ]; then   # ca-certificates may have rebuilt the bundle: keep the host's
         cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
     fi
@@ -83,12 +86,24 @@ if [ "$MODE" = chroot ]; then
     (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf - 2>/dev/null) | tar -C "$ROOT$SRC" -xf -
 fi
 log "pip install srcnn into $VENV"
-$NICE "${RUN[@]}" "$VENV/bin/pip" install -q "$SRC"
+$NICE "${RUN[@]}" "$VENV/bin/pip" install -q --no-build-isolation "$SRC" >"$ROOT.pip.log" 2>&1 || { tail -20 "$ROOT.pip.log" >&2; exit 1; }
+
+# A GIMP profile for the tests, warmed once: a fresh profile makes GIMP query all ~120 bundled
+# plug-ins, which takes minutes on a busy 2-core machine; afterwards only changed ones are.
+if [ "$MODE" = chroot ]; then GHOME=/opt/srcnn-gimp-home; host_ghome=$ROOT$GHOME
+else GHOME=$ROOT/gimp-home; host_ghome=$GHOME; fi
+if [ ! -s "$host_ghome/.config/GIMP/3.0/pluginrc" ]; then
+    log "warm the GIMP profile $GHOME (the first start queries every plug-in)"
+    mkdir -p "$host_ghome"
+    $NICE "${RUN[@]}" env HOME="$GHOME" PATH=/usr/bin:/bin gimp-console -i --quit >"$ROOT.warm.log" 2>&1 \
+        || { tail -20 "$ROOT.warm.log" >&2; exit 1; }
+fi
 
 cat >"$ROOT/env.sh" <<EOF
 # written by plugins/gimp/ci/setup_gimp.sh
 SRCNN_GIMP_MODE=$MODE
 SRCNN_GIMP_VENV=$VENV
+SRCNN_GIMP_HOME=$GHOME
 EOF
 log "ready: $MODE GIMP 3 at $ROOT ($("${RUN[@]}" gimp-console --version 2>/dev/null | head -1))"
 echo "$ROOT"

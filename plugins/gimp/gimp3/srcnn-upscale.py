@@ -90,17 +90,25 @@ class CoreBackend:
     def sample(kind):
         return kind  # u8, u16 or float: no conversion on the way in or out
 
-    def upscale(self, data, w, h, c, kind, scale, model, progress):
+    def upscale_all(self, items, scale, model, progress):
+        """items: [(bytes, w, h, channels, kind)] -> [(w', h', bytes)]; progress(fraction)."""
         import numpy as np
-        dtype = {"u8": np.uint8, "u16": np.uint16, "float": np.float32}[kind]
-        a = np.frombuffer(data, dtype).reshape((h, w, c) if c > 1 else (h, w))
-        out = self.core.upscale(a, scale, model=model,
-                                progress=lambda done, total: progress(float(done) / total))
-        return out.shape[1], out.shape[0], np.ascontiguousarray(out).tobytes()
+        total = float(sum(w * h for _, w, h, _, _ in items)) or 1.0
+        out, done = [], 0
+        for data, w, h, c, kind in items:
+            dtype = {"u8": np.uint8, "u16": np.uint16, "float": np.float32}[kind]
+            a = np.frombuffer(data, dtype).reshape((h, w, c) if c > 1 else (h, w))
+            base = done
+            big = self.core.upscale(a, scale, model=model, progress=lambda i, n: progress(
+                (base + w * h * float(i) / n) / total))
+            out.append((big.shape[1], big.shape[0], np.ascontiguousarray(big).tobytes()))
+            done += w * h
+        return out
 
 
 class CliBackend:
-    """``srcnn-cli`` on a temporary PNG; ``read_png(path, c, kind)`` -> (w, h, bytes) reads back."""
+    """One ``srcnn-cli`` run on a folder of PNGs, one per layer; ``read_png(path, c, kind)`` ->
+    (w, h, bytes) reads the results back (inside GIMP: with GIMP's own PNG loader)."""
     name = "cli"
 
     def __init__(self, argv, read_png, pulse=lambda: None):
@@ -110,13 +118,16 @@ class CliBackend:
     def sample(kind):
         return "u8" if kind == "u8" else "u16"  # PNG holds 8 or 16 bits
 
-    def upscale(self, data, w, h, c, kind, scale, model, progress):
+    def upscale_all(self, items, scale, model, progress):
         tmp = tempfile.mkdtemp(prefix="srcnn-gimp-")
         try:
-            src, dst = os.path.join(tmp, "in.png"), os.path.join(tmp, "out.png")
-            with open(src, "wb") as f:
-                f.write(png_bytes(w, h, c, 16 if kind == "u16" else 8, data))
-            argv = self.argv + [src, dst, "--scale", str(scale), "--model", model, "--quiet"]
+            src, dst = os.path.join(tmp, "in"), os.path.join(tmp, "out")
+            os.mkdir(src)
+            for i, (data, w, h, c, kind) in enumerate(items):
+                with open(os.path.join(src, "layer%04d.png" % i), "wb") as f:
+                    f.write(png_bytes(w, h, c, 16 if kind == "u16" else 8, data))
+            argv = self.argv + [src, dst, "--scale", str(scale), "--model", model,
+                                "--name", "{stem}{ext}", "--quiet"]
             flags = 0x08000000 if os.name == "nt" else 0  # CREATE_NO_WINDOW: no console flashing
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -129,11 +140,12 @@ class CliBackend:
                     break
                 except subprocess.TimeoutExpired:
                     self.pulse()
-            if proc.returncode != 0 or not os.path.isfile(dst):
-                lines = [ln for ln in (err or out).decode("utf-8", "replace").splitlines() if ln.strip()]
+            results = [os.path.join(dst, "layer%04d.png" % i) for i in range(len(items))]
+            if proc.returncode != 0 or not all(os.path.isfile(r) for r in results):
+                lines = [ln for ln in (err + out).decode("utf-8", "replace").splitlines() if ln.strip()]
                 raise SrcnnError(lines[-1] if lines else "srcnn-cli failed (exit %d)" % proc.returncode)
             progress(1.0)
-            return self.read_png(dst, c, kind)
+            return [self.read_png(r, it[3], it[4]) for r, it in zip(results, items)]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -227,20 +239,19 @@ def _gimp_main():
         backend = choose_backend(read_png, Gimp.progress_pulse)
         Gimp.progress_init("SRCNN x%d (%s, %s)" % (scale, model, backend.name))
         kind = backend.sample(precision_kind(image))
-        total = float(sum(l.get_width() * l.get_height() for l in layers))
-        done = [0.0]
-        results = []
         # Compute everything first: a failure leaves the image untouched.
+        items, fmts = [], []
         for layer in layers:
             w, h = layer.get_width(), layer.get_height()
             fmt, c = pixel_format(layer, kind)
             data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.CLAMP)
-            base = done[0]
-            ow, oh, out = backend.upscale(data, w, h, c, kind, scale, model,
-                                          lambda f: Gimp.progress_update((base + f * w * h) / total))
+            items.append((data, w, h, c, kind))
+            fmts.append(fmt)
+        outs = backend.upscale_all(items, scale, model, Gimp.progress_update)
+        results = []
+        for (_, w, h, _, _), fmt, (ow, oh, out) in zip(items, fmts, outs):
             if (ow, oh) != (w * scale, h * scale):
                 raise SrcnnError("internal: %dx%d -> %dx%d at x%d" % (w, h, ow, oh, scale))
-            done[0] += w * h
             results.append((fmt, ow, oh, out))
 
         target = image.duplicate() if new_image else image
@@ -248,8 +259,13 @@ def _gimp_main():
             target.undo_disable()
         else:
             target.undo_group_start()
+        saved = None
         try:
             target.scale(target.get_width() * scale, target.get_height() * scale)
+            if not Gimp.Selection.is_empty(target):
+                # merging a shadow buffer only changes the selected pixels: lift the selection
+                saved = Gimp.Selection.save(target)
+                Gimp.Selection.none(target)
             for layer, (fmt, ow, oh, out) in zip(leaves(target.get_layers()), results):
                 if (layer.get_width(), layer.get_height()) != (ow, oh):
                     layer.scale(ow, oh, False)
@@ -259,6 +275,9 @@ def _gimp_main():
                 layer.merge_shadow(True)
                 layer.update(0, 0, ow, oh)
         finally:
+            if saved is not None:
+                target.select_item(Gimp.ChannelOps.REPLACE, saved)
+                target.remove_channel(saved)
             if new_image:
                 target.undo_enable()
                 target.clean_all()
@@ -297,6 +316,9 @@ def _gimp_main():
             GObject.Value(Gimp.Image, result)])
 
     class SrcnnPlugIn(Gimp.PlugIn):
+        def do_set_i18n(self, name):
+            return False  # English only: no locale folder to look for
+
         def do_query_procedures(self):
             return [PROC]
 

@@ -1,0 +1,541 @@
+"""The GIMP plug-ins without GIMP: installer, PNG exchange, compute paths, GIMP 2.10 adapter.
+
+The GIMP 2.10 adapter runs against a stand-in ``gimpfu`` (no Linux distribution packages GIMP
+2.10 with Python-Fu any more) that records registration and PDB calls and keeps layers as
+numpy arrays, reading/writing the PNG files the adapter exchanges with srcnn-cli. The real
+GIMP 3 tests are in test_gimp_real.py.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srcnn.gimp import install as inst
+
+REPO = Path(__file__).resolve().parents[1]
+GIMP3 = REPO / "plugins" / "gimp" / "gimp3" / "srcnn-upscale.py"
+GIMP2 = REPO / "plugins" / "gimp" / "gimp2" / "srcnn-upscale.py"
+CLI = str(Path(sys.executable).with_name("srcnn-cli"))
+
+
+def load(path: Path, name: str, **modules):
+    saved = {k: sys.modules.get(k) for k in modules}
+    sys.modules.update(modules)
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+def install_block(path: Path) -> dict:
+    m = re.search(r'^INSTALL = json\.loads\(r"""(.*)"""\)$', path.read_text(), re.M)
+    return json.loads(m.group(1))
+
+
+def sample_image(h=11, w=14, c=3, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    m = np.iinfo(dtype).max
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 0.5 + 0.35 * np.sin(xx / 2.5 + yy / 3.5)
+    a = np.clip(base[..., None] + rng.normal(0, 0.08, (h, w, c)), 0, 1)
+    return np.round(a * m).astype(dtype)
+
+
+# ---------------------------------------------------------------- installer
+
+def test_install_gimp3_into_dest(tmp_path):
+    path = inst.install_gimp_plugin("3", tmp_path)
+    assert path == tmp_path / "srcnn-upscale" / "srcnn-upscale.py"
+    assert path.stat().st_mode & stat.S_IXUSR
+    assert path.read_text().startswith("#!/usr/bin/env python3\n")
+    rec = install_block(path)
+    assert rec["python"] == sys.executable
+    assert rec["python_version"] == "%d.%d" % sys.version_info[:2]
+    assert rec["cli"] == CLI
+    assert any(Path(p).is_dir() for p in rec["site_packages"])
+    compile(path.read_text(), str(path), "exec")
+    # re-installing replaces the file in place, nothing left behind
+    inst.install_gimp_plugin("3", tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["srcnn-upscale.py"]
+
+
+def test_install_gimp210_into_dest(tmp_path):
+    path = inst.install_gimp_plugin("2.10", tmp_path)
+    assert path == tmp_path / "srcnn-upscale.py"
+    assert path.stat().st_mode & stat.S_IXUSR
+    assert install_block(path)["cli"] == CLI
+
+
+def test_installed_plugin_imports_the_core_from_the_recorded_environment(tmp_path):
+    """A Python that has nothing on its path but the standard library finds srcnn through the
+    site-packages written in at install time (as GIMP's Python does)."""
+    path = inst.install_gimp_plugin("3", tmp_path)
+    code = (f"import importlib.util as u; s = u.spec_from_file_location('p', {str(path)!r}); "
+            "m = u.module_from_spec(s); s.loader.exec_module(m); core = m.import_core(); "
+            "print(core.__name__, callable(core.upscale))")
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["srcnn", "True"]
+
+
+@pytest.mark.parametrize("platform,env,expect", [
+    ("linux", {}, "home/.config/GIMP/3.0/plug-ins"),
+    ("linux", {"XDG_CONFIG_HOME": "/xdg"}, "/xdg/GIMP/3.0/plug-ins"),
+    ("win32", {"APPDATA": "/appdata"}, "/appdata/GIMP/3.0/plug-ins"),
+    ("darwin", {}, "home/Library/Application Support/GIMP/3.0/plug-ins"),
+])
+def test_plugins_folder_per_os(tmp_path, platform, env, expect):
+    home = tmp_path / "home"
+    got = inst.plugins_folder("3", platform=platform, home=home, env=env)
+    want = Path(expect) if expect.startswith("/") else tmp_path / expect
+    assert got == want
+    assert inst.plugins_folder("2.10", platform=platform, home=home, env=env) == want.parent.parent / "2.10" / "plug-ins"
+
+
+def test_plugins_folder_prefers_newest_gimp3_profile(tmp_path):
+    for v in ("3.0", "3.2", "3.10x"):
+        (tmp_path / ".config" / "GIMP" / v).mkdir(parents=True)
+    assert inst.plugins_folder("3", platform="linux", home=tmp_path, env={}).parent.name == "3.2"
+
+
+def test_bad_version_and_dest(tmp_path):
+    with pytest.raises(ValueError):
+        inst.install_gimp_plugin("2.8", tmp_path)
+    f = tmp_path / "file"
+    f.write_text("")
+    with pytest.raises(ValueError):
+        inst.install_gimp_plugin("3", f)
+
+
+def test_cli_command(tmp_path):
+    r = subprocess.run([CLI, "install-gimp-plugin", "--dest", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "srcnn-upscale" / "srcnn-upscale.py").is_file()
+    assert "Filters > Enhance > SRCNN..." in r.stdout
+    r = subprocess.run([CLI, "install-gimp-plugin", "--gimp-version", "2.10", "--dest", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "srcnn-upscale.py").is_file()
+    f = tmp_path / "not-a-folder"
+    f.write_text("")
+    r = subprocess.run([CLI, "install-gimp-plugin", "--dest", str(f / "sub")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.startswith("srcnn-cli: error:") and "Traceback" not in r.stderr
+
+
+def test_default_dest_is_the_users_gimp_folder(tmp_path):
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME="")
+    env.pop("XDG_CONFIG_HOME")
+    r = subprocess.run([CLI, "install-gimp-plugin"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if sys.platform.startswith("linux"):
+        assert (tmp_path / ".config/GIMP/3.0/plug-ins/srcnn-upscale/srcnn-upscale.py").is_file()
+
+
+def test_build_zips(tmp_path):
+    from srcnn.gimp.build import main
+
+    assert main(["--out", str(tmp_path)]) == 0
+    z3, z2 = sorted(tmp_path.glob("srcnn-gimp3-*.zip")), sorted(tmp_path.glob("srcnn-gimp2.10-*.zip"))
+    assert len(z3) == len(z2) == 1
+    with zipfile.ZipFile(z3[0]) as z:
+        assert sorted(z.namelist()) == ["README.md", "srcnn-upscale/srcnn-upscale.py"]
+        info = z.getinfo("srcnn-upscale/srcnn-upscale.py")
+        assert (info.external_attr >> 16) & 0o111
+        assert 'INSTALL = json.loads(r"""{}""")' in z.read(info).decode()
+    with zipfile.ZipFile(z2[0]) as z:
+        assert sorted(z.namelist()) == ["README.md", "srcnn-upscale.py"]
+
+
+# ---------------------------------------------------------------- GIMP 3 plug-in helpers
+
+@pytest.fixture
+def g3():
+    return load(GIMP3, "srcnn_gimp3_plugin")
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
+@pytest.mark.parametrize("depth", [8, 16])
+def test_png_bytes_roundtrip(g3, tmp_path, c, depth):
+    from srcnn.imageio import read_image
+
+    a = sample_image(7, 9, c, np.uint8 if depth == 8 else np.uint16, seed=c)
+    p = tmp_path / "x.png"
+    p.write_bytes(g3.png_bytes(9, 7, c, depth, a.tobytes()))
+    back = read_image(p).pixels
+    assert np.array_equal(back.reshape(a.shape), a)
+
+
+def _read_png_like_gimp(path, c, kind):
+    """What GIMP's loader + a buffer read in the layer's format give back, via the core's reader."""
+    from srcnn.imageio import read_image
+
+    a = read_image(path).pixels
+    assert a.dtype == (np.uint8 if kind == "u8" else np.uint16)
+    a = a.reshape(a.shape[0], a.shape[1], -1)
+    assert a.shape[2] == c
+    return a.shape[1], a.shape[0], a.tobytes()
+
+
+@pytest.mark.parametrize("c,dtype", [(3, np.uint8), (4, np.uint8), (1, np.uint8), (2, np.uint16), (3, np.uint16)])
+def test_core_and_cli_paths_identical(g3, tiny_weights, c, dtype):
+    import srcnn
+
+    kind = "u8" if dtype == np.uint8 else "u16"
+    a = sample_image(9, 13, c, dtype, seed=c)
+    b = sample_image(5, 6, c, dtype, seed=c + 10)  # a second layer of another size
+    items = [(x.tobytes(), x.shape[1], x.shape[0], c, kind) for x in (a, b)]
+    seen = []
+    core = g3.CoreBackend(srcnn).upscale_all(items, 3, "9-5-5", seen.append)
+    cli = g3.CliBackend([CLI], _read_png_like_gimp).upscale_all(items, 3, "9-5-5", lambda f: None)
+    for x, (w, h, data), (w2, h2, data2) in zip((a, b), core, cli):
+        assert (w, h) == (w2, h2) == (x.shape[1] * 3, x.shape[0] * 3)
+        assert data == data2
+        want = srcnn.upscale(x if c > 1 else x[..., 0], 3)
+        assert data == want.tobytes()
+    assert seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+
+
+def test_core_path_float(g3, tiny_weights):
+    import srcnn
+
+    a = sample_image(8, 8, 4, np.uint16).astype(np.float32) / 65535
+    (w, h, data), = g3.CoreBackend(srcnn).upscale_all([(a.tobytes(), 8, 8, 4, "float")], 2, "9-5-5", lambda f: None)
+    assert np.frombuffer(data, np.float32).tobytes() == srcnn.upscale(a, 2).tobytes()
+    assert g3.CliBackend.sample("float") == "u16" and g3.CoreBackend.sample("float") == "float"
+
+
+def test_cli_error_reaches_the_user(g3, tmp_path):
+    fail = [sys.executable, "-c", "import sys; print('working'); sys.stderr.write('srcnn-cli: error: boom\\n'); sys.exit(1)"]
+    with pytest.raises(g3.SrcnnError, match="srcnn-cli: error: boom"):
+        g3.CliBackend(fail, _read_png_like_gimp).upscale_all([(b"\0" * 12, 2, 2, 3, "u8")], 2, "9-5-5", lambda f: None)
+    with pytest.raises(g3.SrcnnError, match="cannot run"):
+        g3.CliBackend([str(tmp_path / "missing")], _read_png_like_gimp).upscale_all(
+            [(b"\0" * 12, 2, 2, 3, "u8")], 2, "9-5-5", lambda f: None)
+
+
+def test_backend_choice(g3, monkeypatch):
+    monkeypatch.delenv("SRCNN_GIMP_BACKEND", raising=False)
+    assert g3.choose_backend(None).name == "core"  # srcnn imports here
+    monkeypatch.setenv("SRCNN_GIMP_BACKEND", "cli")
+    b = g3.choose_backend(None)
+    assert b.name == "cli" and b.argv == [CLI]
+    monkeypatch.setenv("SRCNN_GIMP_BACKEND", "gpu")
+    with pytest.raises(g3.SrcnnError, match="auto, core or cli"):
+        g3.choose_backend(None)
+    # auto, core not importable: falls back to the CLI; with no CLI either, one clear message
+    monkeypatch.setenv("SRCNN_GIMP_BACKEND", "auto")
+    monkeypatch.setattr(g3, "import_core", lambda: (_ for _ in ()).throw(ImportError("No module named 'numpy'")))
+    assert g3.choose_backend(None).name == "cli"
+    monkeypatch.setattr(g3, "find_cli", lambda: None)
+    with pytest.raises(g3.SrcnnError, match="install-gimp-plugin"):
+        g3.choose_backend(None)
+    monkeypatch.setenv("SRCNN_GIMP_BACKEND", "core")
+    with pytest.raises(g3.SrcnnError, match="numpy"):
+        g3.choose_backend(None)
+
+
+def test_find_cli_order(g3, monkeypatch, tmp_path):
+    monkeypatch.setenv("SRCNN_CLI", "/x/srcnn-cli")
+    assert g3.find_cli() == ["/x/srcnn-cli"]
+    monkeypatch.delenv("SRCNN_CLI")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(g3, "INSTALL", {"cli": CLI})
+    assert g3.find_cli() == [CLI]
+    monkeypatch.setattr(g3, "INSTALL", {"cli": "/gone", "python": sys.executable})
+    assert g3.find_cli() == [sys.executable, "-m", "srcnn.cli"]
+    monkeypatch.setattr(g3, "INSTALL", {})
+    assert g3.find_cli() is None
+
+
+def test_site_packages_only_for_the_same_python(g3, monkeypatch, tmp_path):
+    monkeypatch.setattr(g3, "INSTALL", {"python_version": "2.7", "site_packages": [str(tmp_path)]})
+    assert g3._core_paths() == []
+    monkeypatch.setattr(g3, "INSTALL", {"python_version": "%d.%d" % sys.version_info[:2],
+                                        "site_packages": [str(tmp_path), str(tmp_path / "gone")]})
+    assert g3._core_paths() == [str(tmp_path)]
+
+
+def test_gimp3_plugin_registration_source():
+    """What GIMP reads at query time (checked for real in test_gimp_real.py)."""
+    src = GIMP3.read_text()
+    for s in ('PROC = "python-fu-srcnn-upscale"', 'set_menu_label("SRCNN...")',
+              'add_menu_path("<Image>/Filters/Enhance")', 'undo_group_start()', 'undo_group_end()',
+              "Gimp.progress_init", "Gimp.message", "EXECUTION_ERROR"):
+        assert s in src
+
+
+# ---------------------------------------------------------------- GIMP 2.10 adapter
+
+def test_gimp210_adapter_is_python27():
+    vermin = pytest.importorskip("vermin")  # noqa: F841  (in the test extra)
+    for path, targets in ((GIMP2, ["-t=2.7-", "-t=3.0-"]), (GIMP3, ["-t=3.0-"])):
+        r = subprocess.run([sys.executable, "-m", "vermin", *targets, "--violations", "--no-tips", str(path)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+
+class Layer:
+    def __init__(self, pixels, name="layer", offsets=(0, 0)):
+        self.pixels = np.array(pixels)
+        self.name, self.offsets, self.children = name, tuple(offsets), None
+
+    @property
+    def width(self):
+        return self.pixels.shape[1]
+
+    @property
+    def height(self):
+        return self.pixels.shape[0]
+
+
+class Group(Layer):
+    def __init__(self, children, name="group"):
+        self.children, self.name, self.offsets = children, name, (0, 0)
+
+
+class Image:
+    def __init__(self, w, h, layers, base_type=0):
+        self.width, self.height, self.layers, self.base_type = w, h, layers, base_type
+        self.selection = None
+
+
+def _leaves(layers):
+    for layer in layers:
+        if isinstance(layer, Group):
+            yield from _leaves(layer.children)
+        else:
+            yield layer
+
+
+class StandInPdb:
+    """The PDB calls the adapter makes, acted out on numpy layers."""
+
+    def __init__(self):
+        self.calls, self.clipboard = [], None
+
+    def __getattr__(self, name):
+        impl = getattr(self, "_" + name, None)
+        if impl is None:
+            raise AttributeError(f"stand-in PDB has no {name}")
+
+        def call(*args):
+            self.calls.append((name, args))
+            return impl(*args)
+        return call
+
+    def names(self):
+        return [n for n, _ in self.calls]
+
+    def _gimp_item_is_group(self, item):
+        return isinstance(item, Group)
+
+    def _gimp_image_base_type(self, image):
+        return image.base_type
+
+    def _file_png_save2(self, image, layer, filename, raw, interlace, compression, bkgd, gama, offs,
+                        phys, time, comment, svtrans):
+        from srcnn.imageio import Picture, write_image
+        assert svtrans == 1, "colour under transparent pixels must reach srcnn-cli"
+        px = layer.pixels
+        write_image(Picture(px[..., 0] if px.shape[2] == 1 else px), filename)
+
+    def _gimp_image_duplicate(self, image):
+        import copy
+        return copy.deepcopy(image)
+
+    def _gimp_image_undo_group_start(self, image): pass
+    def _gimp_image_undo_group_end(self, image): pass
+    def _gimp_image_undo_disable(self, image): pass
+    def _gimp_image_undo_enable(self, image): pass
+    def _gimp_image_clean_all(self, image): pass
+
+    def _gimp_image_scale(self, image, w, h):
+        sx, sy = w // image.width, h // image.height
+        image.width, image.height = w, h
+        for layer in _leaves(image.layers):  # nearest neighbour: the adapter must overwrite it all
+            layer.pixels = layer.pixels.repeat(sy, 0).repeat(sx, 1)
+            layer.offsets = (layer.offsets[0] * sx, layer.offsets[1] * sy)
+        if image.selection:
+            x, y, w2, h2 = image.selection
+            image.selection = (x * sx, y * sy, w2 * sx, h2 * sy)
+
+    def _gimp_selection_is_empty(self, image):
+        return image.selection is None
+
+    def _gimp_selection_save(self, image):
+        return ("channel", image.selection)
+
+    def _gimp_selection_none(self, image):
+        image.selection = None
+
+    def _gimp_image_select_item(self, image, op, channel):
+        assert op == 2  # CHANNEL-OP-REPLACE
+        image.selection = channel[1]
+
+    def _gimp_image_remove_channel(self, image, channel): pass
+
+    def _gimp_file_load_layer(self, image, filename):
+        from srcnn.imageio import read_image
+        px = read_image(filename).pixels
+        return Layer(px.reshape(px.shape[0], px.shape[1], -1), name="loaded")
+
+    def _gimp_image_insert_layer(self, image, layer, parent, position):
+        image.layers.insert(position, layer)
+
+    def _gimp_edit_copy(self, layer):
+        self.clipboard = layer.pixels.copy()
+        return True
+
+    def _gimp_image_remove_layer(self, image, layer):
+        image.layers.remove(layer)
+
+    def _gimp_edit_clear(self, layer):
+        assert self.selection_of(layer) is None, "clearing inside a selection would leave pixels"
+        layer.pixels[...] = 0
+
+    def _gimp_edit_paste(self, layer, paste_into):
+        fl = Layer(self.clipboard, name="floating")
+        fl.target = layer
+        return fl
+
+    def _gimp_layer_set_offsets(self, layer, x, y):
+        layer.offsets = (x, y)
+
+    def _gimp_floating_sel_anchor(self, fl):
+        t = fl.target
+        assert fl.pixels.shape == t.pixels.shape and fl.offsets == t.offsets
+        t.pixels = fl.pixels.copy()  # normal mode over a cleared layer: the pasted pixels
+
+    image = None
+
+    def selection_of(self, layer):
+        return self.image.selection if self.image is not None else None
+
+
+def make_gimpfu():
+    reg = {}
+    gimp = types.SimpleNamespace(messages=[], progress=[], displays=[])
+    gimp.message = gimp.messages.append
+    gimp.progress_init = lambda text: gimp.progress.append(("init", text))
+    gimp.progress_update = lambda f: gimp.progress.append(("update", f))
+    gimp.progress_pulse = lambda: gimp.progress.append(("pulse",))
+    gimp.Display = gimp.displays.append
+    gimp.displays_flush = lambda: None
+    mod = types.ModuleType("gimpfu")
+    mod.PF_IMAGE, mod.PF_DRAWABLE, mod.PF_SPINNER, mod.PF_OPTION, mod.PF_TOGGLE = range(5)
+    mod.CHANNEL_OP_REPLACE = 2
+    mod.gimp, mod.pdb = gimp, StandInPdb()
+    mod.register = lambda *a, **k: reg.update(args=a, kwargs=k)
+    mod.main = lambda: reg.update(main_called=True)
+    mod.registered = reg
+    return mod
+
+
+@pytest.fixture
+def g2(monkeypatch):
+    fu = make_gimpfu()
+    monkeypatch.delenv("SRCNN_CLI", raising=False)
+    plugin = load(GIMP2, "srcnn_gimp2_plugin", gimpfu=fu)
+    plugin.INSTALL = {"cli": CLI}
+    return plugin, fu
+
+
+def test_gimp210_registration(g2):
+    _, fu = g2
+    r = fu.registered
+    assert r["main_called"]
+    name, blurb, help_, author, copyright_, date, label, types_, params, results, func = r["args"]
+    assert name == "python-fu-srcnn-upscale" and label == "SRCNN..."
+    assert r["kwargs"] == {"menu": "<Image>/Filters/Enhance"}
+    assert types_ == "RGB*, GRAY*"
+    assert [(p[0], p[1]) for p in params] == [(fu.PF_IMAGE, "image"), (fu.PF_DRAWABLE, "drawable"),
+                                             (fu.PF_SPINNER, "scale"), (fu.PF_OPTION, "model"),
+                                             (fu.PF_TOGGLE, "new_image")]
+    assert params[2][3:] == (3, (2, 8, 1))
+    assert params[3][3] == 0 and params[3][4][0].startswith("9-5-5")
+    assert [p[0] for p in results] == [fu.PF_IMAGE]
+    assert func.__name__ == "srcnn_upscale"
+
+
+def _two_layer_image():
+    rgb = sample_image(9, 12, 3, seed=1)
+    rgba = sample_image(5, 7, 4, seed=2)
+    rgba[0, :, 3] = 0  # fully transparent row: its colour must still be upscaled
+    return Image(12, 9, [Group([Layer(rgba, "top", (3, 2))]), Layer(rgb, "background")]), rgb, rgba
+
+
+def test_gimp210_upscales_every_layer_as_one_undo_step(g2, tiny_weights):
+    import srcnn
+
+    plugin, fu = g2
+    image, rgb, rgba = _two_layer_image()
+    image.selection = (1, 1, 4, 4)
+    fu.pdb.image = image
+    out = plugin.srcnn_upscale(image, None, 2, 0, False)
+    assert out is image and fu.gimp.messages == [] and fu.gimp.displays == []
+    names = fu.pdb.names()
+    # all pixels leave before anything changes; then one undo group around every change
+    assert names.index("gimp_image_undo_group_start") > max(i for i, n in enumerate(names) if n == "file_png_save2")
+    changes = [n for n in names if n not in ("gimp_item_is_group", "gimp_image_base_type", "file_png_save2",
+                                             "gimp_selection_is_empty")]
+    assert changes[0] == "gimp_image_undo_group_start" and changes[-1] == "gimp_image_undo_group_end"
+    assert names.count("gimp_image_undo_group_start") == 1 and "gimp_image_undo_disable" not in names
+    assert ("gimp_image_scale", (image, 24, 18)) in fu.pdb.calls
+    top, bg = image.layers[0].children[0], image.layers[1]
+    assert top.offsets == (6, 4) and bg.offsets == (0, 0)
+    assert np.array_equal(bg.pixels, srcnn.upscale(rgb, 2))
+    assert np.array_equal(top.pixels, srcnn.upscale(rgba, 2))  # alpha kept, hidden colour too
+    assert image.selection == (2, 2, 8, 8)  # restored after being lifted for the paste
+    assert fu.gimp.progress[0][0] == "init" and fu.gimp.progress[-1] == ("update", 1.0)
+
+
+def test_gimp210_new_image(g2, tiny_weights):
+    import srcnn
+
+    plugin, fu = g2
+    image, rgb, rgba = _two_layer_image()
+    out = plugin.srcnn_upscale(image, None, 3, 1, True)  # model index 1: 9-1-5
+    assert out is not image and fu.gimp.displays == [out]
+    assert image.width == 12 and np.array_equal(image.layers[1].pixels, rgb)  # original untouched
+    assert (out.width, out.height) == (36, 27)
+    assert np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 3, model="9-1-5"))
+    names = fu.pdb.names()
+    assert "gimp_image_undo_group_start" not in names
+    assert names.index("gimp_image_undo_disable") < names.index("gimp_image_scale") < names.index("gimp_image_undo_enable")
+
+
+def test_gimp210_errors_are_reported_and_leave_the_image(g2, tiny_weights, monkeypatch, tmp_path):
+    plugin, fu = g2
+    image, rgb, _ = _two_layer_image()
+    monkeypatch.setenv("SRCNN_WEIGHTS", str(tmp_path))  # no models: srcnn-cli fails
+    with pytest.raises(plugin.SrcnnError):
+        plugin.srcnn_upscale(image, None, 2, 0, False)
+    assert len(fu.gimp.messages) == 1 and fu.gimp.messages[0].startswith("SRCNN: srcnn-cli: error: no shipped")
+    assert "gimp_image_scale" not in fu.pdb.names() and np.array_equal(image.layers[1].pixels, rgb)
+    # no srcnn-cli anywhere: says how to fix it
+    plugin.INSTALL = {}
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(plugin.SrcnnError):
+        plugin.srcnn_upscale(image, None, 2, 0, False)
+    assert "install-gimp-plugin --gimp-version 2.10" in fu.gimp.messages[-1]
+    # indexed images are refused with a hint
+    with pytest.raises(plugin.SrcnnError):
+        plugin.srcnn_upscale(Image(4, 4, [Layer(np.zeros((4, 4, 3), np.uint8))], base_type=2), None, 2, 0, False)
+    assert "Image > Mode" in fu.gimp.messages[-1]
