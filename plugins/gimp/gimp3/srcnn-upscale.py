@@ -142,7 +142,7 @@ class CliBackend:
                     self.pulse()
             results = [os.path.join(dst, "layer%04d.png" % i) for i in range(len(items))]
             if proc.returncode != 0 or not all(os.path.isfile(r) for r in results):
-                lines = [ln for ln in (err + out).decode("utf-8", "replace").splitlines() if ln.strip()]
+                lines = [ln for ln in (err.strip() or out).decode("utf-8", "replace").splitlines() if ln.strip()]
                 raise SrcnnError(lines[-1] if lines else "srcnn-cli failed (exit %d)" % proc.returncode)
             progress(1.0)
             return [self.read_png(r, it[3], it[4]) for r, it in zip(results, items)]
