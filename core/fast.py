@@ -23,7 +23,6 @@ weight files that are not a plain conv stack use the reference path.
 """
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 
@@ -383,8 +382,3 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
             if progress:
                 progress(k + 1, len(all_tiles))
     return out
-
-
-def supports(scale: float) -> bool:
-    """Whether the fast path handles this scale (integer factors)."""
-    return float(scale) == int(scale) and int(scale) >= 1 and math.isfinite(scale)
