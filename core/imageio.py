@@ -279,7 +279,7 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
 def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
-                 progress=None) -> list[str]:
+                 progress=None, fast: bool = False) -> list[str]:
     """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
 
@@ -295,6 +295,6 @@ def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float
     h, w = pic.pixels.shape[:2]
     check_size(h, w, scale, max_out)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
-                  threads=threads, progress=progress, max_pixels=max_out)
+                  threads=threads, progress=progress, max_pixels=max_out, fast=fast)
     pic.pixels = out
     return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src])
