@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 SETUP = REPO / "plugins" / "gimp" / "ci" / "setup_gimp.sh"
 GIMP_ROOT = Path(os.environ.get("SRCNN_GIMP_ROOT", "/var/tmp/srcnn-gimp3"))
 HOW = f"run `bash {SETUP.relative_to(REPO)}` as root first (see plugins/gimp/README.md)"
-BATCH_TIMEOUT = 600
+BATCH_TIMEOUT = 1800  # a hang guard: minutes only on a starved machine (nice 19 beside training)
 
 # name, image file, scale, options
 CASES = [
@@ -349,10 +349,10 @@ def test_one_undo_restores_the_original(genv, work, core_session):
         assert display != ":", "Xvfb did not start"
         cmd, env = _batch(genv, work, dict(env, DISPLAY=display), job, gui=True)
         gimp = subprocess.Popen(genv.argv(cmd, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 300
+        deadline = time.time() + BATCH_TIMEOUT
         while not (work / "stage1").exists():
             assert gimp.poll() is None, f"GIMP ended early:\n{gimp.stdout.read()[-4000:]}"
-            assert time.time() < deadline, "GIMP did not upscale within 300 s"
+            assert time.time() < deadline, "GIMP did not upscale in time"
             time.sleep(0.2)
         big = (work / "stage1").read_text()
 
@@ -371,7 +371,7 @@ def test_one_undo_restores_the_original(genv, work, core_session):
         while _xdo(genv, display, "getwindowname", win).stdout.find(f" {big} ") >= 0 and time.time() - t < 30:
             time.sleep(0.3)
         (work / "stage2").write_text("")
-        gimp.wait(timeout=120)
+        gimp.wait(timeout=BATCH_TIMEOUT)
     finally:
         for proc in (gimp, xvfb):
             if proc and proc.poll() is None:
