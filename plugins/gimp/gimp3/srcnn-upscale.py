@@ -302,7 +302,8 @@ def _gimp_main():
         try:
             result = upscale_image(image, scale, model, new_image)
         except Exception as e:  # everything reaches the user as one message, never silently
-            msg = "SRCNN: %s" % (e if isinstance(e, SrcnnError) else "%s: %s" % (type(e).__name__, e))
+            plain = isinstance(e, SrcnnError) or type(e).__name__ in ("ModelError", "ValueError")
+            msg = "SRCNN: %s" % (e if plain else "%s: %s" % (type(e).__name__, e))
             if run_mode == Gimp.RunMode.INTERACTIVE:
                 Gimp.message(msg)
             else:
