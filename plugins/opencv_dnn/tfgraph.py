@@ -21,6 +21,8 @@ import struct
 
 import numpy as np
 
+from srcnn import onnxmini as _ow
+
 from .graph import BICUBIC_PAD, bicubic_conv_weight, stack_radius
 
 __all__ = ["graphdef_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL"]
@@ -32,25 +34,8 @@ STUDIO_TO_FULL = (255.0 / 219.0, -16.0 / 219.0)
 
 
 # --- protobuf wire format -------------------------------------------------------------------
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # negative int64 -> two's complement, 10 bytes
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _key(field: int, wire: int) -> bytes:
-    return _varint((field << 3) | wire)
-
-
-def _int(field: int, v: int) -> bytes:
-    return _key(field, 0) + _varint(v)
+# varints and keys are the same wire format as ONNX's: the core's writer is reused.
+_varint, _key, _int = _ow._varint, _ow._key, _ow._int
 
 
 def _bytes(field: int, b: bytes | str) -> bytes:
