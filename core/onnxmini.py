@@ -152,17 +152,22 @@ def _read_varint(buf: bytes, i: int):
         shift += 7
 
 
+def _read_ints(wire: int, v) -> list[int]:
+    """A repeated int64 field's value: packed (wire type 2) or one varint."""
+    if wire != 2:
+        return [v]
+    out, j = [], 0
+    while j < len(v):
+        d, j = _read_varint(v, j)
+        out.append(d)
+    return out
+
+
 def _read_tensor(buf: bytes):
     dims, dtype, name, raw, floats = [], None, "", None, []
     for fn, wire, v in _fields(buf):
         if fn == 1:
-            if wire == 2:  # packed
-                j = 0
-                while j < len(v):
-                    d, j = _read_varint(v, j)
-                    dims.append(d)
-            else:
-                dims.append(v)
+            dims += _read_ints(wire, v)
         elif fn == 2:
             dtype = v
         elif fn == 8:
@@ -170,7 +175,7 @@ def _read_tensor(buf: bytes):
         elif fn == 9:
             raw = v
         elif fn == 4:
-            floats.append(np.frombuffer(v, "<f4") if wire == 2 else np.frombuffer(v, "<f4"))
+            floats.append(np.frombuffer(v, "<f4"))  # packed or a single fixed32
     if dtype not in _NP:
         raise ValueError(f"tensor {name}: unsupported data type {dtype}")
     dt = _NP[dtype].newbyteorder("<")
@@ -197,13 +202,7 @@ def _read_node(buf: bytes):
                 elif afn == 4:
                     sv = av.decode()
                 elif afn == 8:
-                    if awire == 2:
-                        j = 0
-                        while j < len(av):
-                            d, j = _read_varint(av, j)
-                            ints.append(d)
-                    else:
-                        ints.append(av)
+                    ints += _read_ints(awire, av)
             ints = [d - (1 << 64) if d >= 1 << 63 else d for d in ints]
             attrs[an] = ints if ints else (iv if iv is not None else sv)
     return op, ins, outs, attrs

@@ -50,7 +50,6 @@ class SRCNN(nn.Module):
         self.conv1 = nn.Conv2d(c, cfg.n1, cfg.f1)
         self.conv2 = nn.Conv2d(cfg.n1, cfg.n2, cfg.f2)
         self.conv3 = nn.Conv2d(cfg.n2, c, cfg.f3)
-        self.unfold_conv1 = False
 
     def init_paper(self, std: float = 1e-3) -> None:
         """The paper's initialisation: Gaussian (std 0.001), zero biases."""
@@ -59,16 +58,7 @@ class SRCNN(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.unfold_conv1 and x.shape[1] == 1:
-            # A 1-channel 9x9 convolution runs far below peak on CPUs; as im2col + 1x1 conv
-            # it is a well-shaped matrix product (same result).
-            k = self.cfg.f1
-            cols = F.unfold(x, k)  # (N, k*k, L)
-            h, w = x.shape[2] - k + 1, x.shape[3] - k + 1
-            y = self.conv1.weight.view(self.cfg.n1, -1) @ cols + self.conv1.bias.view(1, -1, 1)
-            y = y.view(x.shape[0], self.cfg.n1, h, w)
-        else:
-            y = self.conv1(x)
+        y = self.conv1(x)
         y = F.relu(y)
         y = F.relu(self.conv2(y))
         y = self.conv3(y)
