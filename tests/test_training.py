@@ -106,3 +106,69 @@ def test_two_process_torchrun(data, tmp_path):
     assert ck["step"] == 20
     import json
     assert json.loads((tmp_path / "ddp" / "args.json").read_text())["world_size"] == 2
+
+
+def _bank(data, **kw):
+    from srcnn.training.data import PairBank
+    return PairBank([str(data / "train")], [3], 24, **kw)
+
+
+@pytest.mark.parametrize("colour", ["y", "rgb"])
+def test_gather_sampler_equals_slicing(data, colour):
+    """The GPU sampler's one gather cuts the same patches as slicing + np.rot90 + flip."""
+    from srcnn.training.data import GatherSampler, draw
+    bank = _bank(data, colour=colour)
+    g = GatherSampler(bank, 3, "cpu")
+    patch, shrink = 24, 6
+    seen = set()
+    for seed in range(4):
+        x, y = g.batch(np.random.default_rng(seed), 12, patch, shrink)
+        idx, r0, c0, k, flip = draw(bank, np.random.default_rng(seed), 3, 12, patch)
+        for b in range(12):
+            hr, lr = bank.pairs[3][idx[b]]
+            xp = np.rot90(lr[r0[b]:r0[b] + patch, c0[b]:c0[b] + patch], k[b])
+            yp = np.rot90(hr[r0[b] + shrink:r0[b] + patch - shrink, c0[b] + shrink:c0[b] + patch - shrink], k[b])
+            if flip[b]:
+                xp, yp = xp[:, ::-1], yp[:, ::-1]
+            if colour == "y":
+                xp, yp = xp[None], yp[None]
+            else:
+                xp, yp = np.moveaxis(xp, 2, 0), np.moveaxis(yp, 2, 0)
+            assert np.array_equal(x[b].numpy(), xp)
+            assert np.array_equal(y[b].numpy(), yp)
+            seen.add((int(k[b]), int(flip[b])))
+    assert len(seen) == 8  # every rotation/flip was exercised
+
+
+def test_hr_scales_and_pad_borders(data):
+    from srcnn.resize import imresize
+    from srcnn.protocol import degrade, modcrop
+    from srcnn.colour import rgb2y
+    from srcnn.protocol import list_images, load_uint8
+    plain = _bank(data)
+    bank = _bank(data, hr_scales=(1.0, 0.7), pad=6)
+    assert len(bank.pairs[3]) == 2 * len(plain.pairs[3])
+    y0 = rgb2y(load_uint8(list_images(str(data / "train"))[0]))
+    small = modcrop(imresize(y0, 0.7), 3)  # uint8 in, uint8 out, as MATLAB
+    hr, lr = bank.pairs[3][len(plain.pairs[3])]
+    assert hr.shape == (small.shape[0] + 12, small.shape[1] + 12)
+    assert np.array_equal(hr[6:-6, 6:-6], (small / 255.0).astype(np.float32)) and np.isnan(hr[:6]).all()
+    ref = np.pad(degrade(small / 255.0, 3), 6, mode="edge")
+    np.testing.assert_allclose(lr, ref, atol=1e-6)
+    # Patches reach into the padding, yet every target lies inside the image (no NaN).
+    rng = np.random.default_rng(0)
+    x, y = bank.batch(rng, 3, 64, 24, 6)
+    assert not np.isnan(y).any() and not np.isnan(x).any()
+
+
+def test_deadline_fixes_the_step_count(data, tmp_path):
+    import json
+    import time
+    a = args(data, tmp_path, "dl", "--steps", "100000", "--deadline", str(time.time() + 15), "--calib-steps", "30",
+             "--val-every", "100000", "--ckpt-every", "100000")
+    t0 = time.time()
+    assert train_main(a) == 0
+    steps = json.loads((tmp_path / "dl" / "args.json").read_text())["args"]["steps"]
+    assert 100 <= steps < 100000
+    assert (tmp_path / "dl" / "done").read_text().strip() == str(steps)
+    assert time.time() - t0 < 60

@@ -5,6 +5,13 @@ degradation ``srcnn-cli eval`` uses: Y of MATLAB ``rgb2ycbcr`` (the default), or
 channels in YCbCr or RGB (the colour strategies of the paper's Table 5). Patches are cut at
 random (or from the paper's fixed grid of sub-images) with flips and 90-degree rotations, from
 a generator seeded by (seed, step, rank), so any step can be replayed.
+
+With ``pad`` (the network's receptive-field radius), patches may reach past the image edges into
+a replicate padding, exactly as the core pads at test time, so the border pixels are trained
+as they are run (targets stay inside the image). ``hr_scales`` adds copies of every training image shrunk by the core's MATLAB bicubic (e.g.
+0.9 ... 0.6, as FSRCNN does) and rounded to 8 bits, before the usual degradation. On a GPU,
+``GatherSampler`` cuts a whole batch with one indexed gather on the device instead of a Python
+loop over patches (same patches for the same drawn positions; a test checks it).
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import numpy as np
 
 from srcnn.colour import rgb2y, rgb2ycbcr
 from srcnn.protocol import degrade, list_images, load_uint8, modcrop
+from srcnn.resize import imresize
 
 COLOURS = ("y", "ycbcr", "rgb")
 
@@ -41,7 +49,7 @@ class PairBank:
     """
 
     def __init__(self, folders: list[str], scales: list[int], min_size: int, colour: str = "y",
-                 stride: int | None = None):
+                 stride: int | None = None, hr_scales: tuple[float, ...] = (1.0,), pad: int = 0):
         if colour not in COLOURS:
             raise ValueError(f"colour must be one of {COLOURS}")
         self.scales = list(scales)
@@ -53,6 +61,8 @@ class PairBank:
         self.pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         imgs = [load_uint8(p) for p in paths]
         ys = [rgb2y(im) for im in imgs] if colour == "y" else imgs
+        # Shrunk copies (uint8 in, uint8 out: MATLAB rounding), for more variety of detail.
+        ys = [im if f == 1.0 else imresize(im, f) for f in hr_scales for im in ys]
         for s in self.scales:
             def make(im):
                 im = modcrop(im, s)
@@ -60,8 +70,15 @@ class PairBank:
                 return hr.astype(np.float32), degrade(hr, s).astype(np.float32)
             with ThreadPoolExecutor(2) as ex:
                 pairs = list(ex.map(make, ys))
+            if pad:
+                # As run at test time: the input replicate-padded by the receptive-field radius.
+                # A patch's target (its centre) then still lies inside the image; the padded
+                # target is NaN so that any read of it would show up in the loss.
+                w = ((pad, pad), (pad, pad)) + ((0, 0),) * (pairs[0][0].ndim - 2)
+                pairs = [(np.pad(hr, w, constant_values=np.nan), np.pad(lr, w, mode="edge")) for hr, lr in pairs]
             self.pairs[s] = [p for p in pairs if min(p[0].shape[:2]) >= min_size]
         self.n_images = len(paths)
+        self.hr_scales = tuple(hr_scales)
         self._grid: dict[tuple[int, int], np.ndarray] = {}
 
     def grid(self, scale: int, patch: int) -> np.ndarray:
@@ -109,3 +126,62 @@ class PairBank:
             else:
                 xs[b], ys[b] = np.moveaxis(xp, 2, 0), np.moveaxis(yp, 2, 0)
         return xs, ys
+
+
+def draw(bank: PairBank, rng: np.random.Generator, scale: int, batch: int, patch: int, augment: bool = True):
+    """Vectorised random positions for a batch: (image, row, col, rotation k, flip) arrays."""
+    pairs = bank.pairs[scale]
+    if bank.stride:
+        g = bank.grid(scale, patch)
+        idx, r0, c0 = g[rng.integers(0, len(g), size=batch)].T
+    else:
+        hs = np.array([p[0].shape[0] for p in pairs])
+        ws = np.array([p[0].shape[1] for p in pairs])
+        area = (hs * ws).astype(np.float64)
+        idx = rng.choice(len(pairs), size=batch, p=area / area.sum())
+        r0 = (rng.random(batch) * (hs[idx] - patch + 1)).astype(np.int64)
+        c0 = (rng.random(batch) * (ws[idx] - patch + 1)).astype(np.int64)
+    if augment:
+        k, flip = rng.integers(0, 4, size=batch), rng.integers(0, 2, size=batch)
+    else:
+        k = flip = np.zeros(batch, np.int64)
+    return idx, r0, c0, k, flip
+
+
+class GatherSampler:
+    """A scale's pairs as two flat tensors on ``device``; a batch is one gather.
+
+    Output patch pixel (i, j) reads the source patch at the position that ``np.rot90(p, k)``
+    followed by an optional left-right flip puts there, so the result equals the loop's
+    slicing for the same (image, row, col, k, flip).
+    """
+
+    def __init__(self, bank: PairBank, scale: int, device):
+        import torch
+        pairs = bank.pairs[scale]
+        self.bank, self.scale, self.device = bank, scale, device
+        self.c = 1 if bank.colour == "y" else 3
+        hws = np.array([p[0].shape[:2] for p in pairs], dtype=np.int64)
+        sizes = hws[:, 0] * hws[:, 1]
+        self.off = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)[:-1]])).to(device)
+        self.w = torch.from_numpy(hws[:, 1].copy()).to(device)
+        flat = lambda k: torch.from_numpy(np.concatenate([p[k].reshape(-1, self.c) for p in pairs])).to(device)
+        self.hr, self.lr = flat(0), flat(1)
+
+    def batch(self, rng: np.random.Generator, batch: int, patch: int, shrink: int, augment: bool = True):
+        import torch
+        idx, r0, c0, k, flip = (torch.from_numpy(np.asarray(a, dtype=np.int64)).to(self.device)
+                                for a in draw(self.bank, rng, self.scale, batch, patch, augment))
+        ar = torch.arange(patch, device=self.device)
+        i = ar.view(1, patch, 1).expand(batch, patch, patch)
+        j = ar.view(1, 1, patch).expand(batch, patch, patch)
+        j = torch.where(flip.view(-1, 1, 1) == 1, patch - 1 - j, j)
+        kk = k.view(-1, 1, 1)
+        n = patch - 1
+        a = torch.where(kk == 0, i, torch.where(kk == 1, j, torch.where(kk == 2, n - i, n - j)))
+        b = torch.where(kk == 0, j, torch.where(kk == 1, n - i, torch.where(kk == 2, n - j, i)))
+        lin = self.off.view(-1, 1, 1)[idx] + (r0.view(-1, 1, 1) + a) * self.w[idx].view(-1, 1, 1) \
+            + c0.view(-1, 1, 1) + b
+        x = self.lr[lin].permute(0, 3, 1, 2)
+        y = self.hr[lin].permute(0, 3, 1, 2)[:, :, shrink:patch - shrink, shrink:patch - shrink]
+        return x.contiguous(), y.contiguous()

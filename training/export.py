@@ -23,10 +23,10 @@ from .model import SRCNN, SRCNNConfig, plain_weights
 ROOT = Path(__file__).resolve().parents[1]
 # weight-file name -> (training run, recipe line that made it)
 SHIPPED = {
-    "srcnn_955_x2": "x2_955",
-    "srcnn_955_x3": "x3_955",
-    "srcnn_955_x4": "x4_955",
-    "srcnn_915_x3": "x3_915",
+    "srcnn_955_x2": "x2_955h",
+    "srcnn_955_x3": "x3_955h",
+    "srcnn_955_x4": "x4_955h",
+    "srcnn_915_x3": "x3_915h",
 }
 
 
@@ -36,6 +36,26 @@ def load_run(run_dir: Path) -> tuple[SRCNN, dict]:
     model.load_state_dict(ck["ema"])
     model.eval()
     return model, ck
+
+
+def _data_names(args: dict) -> list[str]:
+    names = [Path(d).name for d in (args["data"].split(",") if args.get("data") else ["T91", "BSD200_train"])]
+    # The GPU stages read the same 291 images as Y-channel grey PNGs (make_y_folder.py).
+    return ["T91", "BSD200_train"] if names == ["train_y"] else names
+
+
+def lineage(runs: Path, run: str) -> list[dict]:
+    """The chain of runs (each --init from the previous) that made ``run``, first to last."""
+    chain = []
+    while run and len(chain) < 20:
+        meta = json.loads((runs / run / "args.json").read_text())
+        a = meta["args"]
+        chain.append({"run": run, "steps": a["steps"], "lr": a["lr"], "batch": a["batch"], "patch": a["patch"],
+                      "hr_scales": a.get("hr_scales", "1"), "pad_borders": a.get("pad_borders", False),
+                      # (the first GPU runs predate the "device" entry; they were the --deadline ones)
+                      "device": meta.get("device", "cuda" if a.get("deadline") else "cpu")})
+        run = Path(a["init"]).parent.name if a.get("init") else None
+    return chain[::-1]
 
 
 def check_onnx_matches_torch(model: SRCNN, onnx_path: Path, tol: float = 1e-5) -> float:
@@ -76,13 +96,16 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
     training = {
         "run": run,
         "steps": ck["step"],
-        "data": [Path(d).name for d in (args["data"].split(",") if args.get("data") else ["T91", "BSD200_train"])],
+        "data": _data_names(args),
         "trained_as": f"{cfg.name} n1={cfg.n1} n2={cfg.n2}" + (", residual (exported as a plain SRCNN with "
                                                               f"n1={cfg.n1 + 1}, n2={cfg.n2 + 1})" if cfg.residual else ""),
-        "recipe": "training/recipes/shipped.sh",
+        "recipe": "training/recipes/shipped.sh (CPU), then gpu.sh (stages 1 and 2, one GPU), then border.sh",
         "optimizer": args["optimizer"], "lr": args["lr"], "schedule": args["schedule"],
         "batch": args["batch"], "patch": args["patch"], "ema": args["ema"], "init": args.get("init"),
-        "augmentation": "random crops, flips, 90-degree rotations",
+        "stages": lineage(runs, run),
+        "augmentation": "random crops, flips, 90-degree rotations"
+                        + (f", shrunk copies x{args['hr_scales']}" if args.get("hr_scales", "1") != "1" else "")
+                        + (", patches into the replicate padding" if args.get("pad_borders") else ""),
         "degradation": "MATLAB-compatible bicubic (srcnn.resize) on Y of MATLAB rgb2ycbcr",
     }
     manifest = write_model(out, name, layers, scale=scale, variant=cfg.name, extra={"training": training})

@@ -64,6 +64,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--hr-scales", default="1",
+                   help="comma-separated factors; <1 adds training images shrunk by MATLAB bicubic "
+                        "(e.g. 1,0.9,0.8,0.7,0.6)")
+    p.add_argument("--sampler", choices=["auto", "loop", "gather"], default="auto",
+                   help="patch cutting: loop (numpy, per patch) or gather (one indexed gather on the "
+                        "device); auto = gather on CUDA, loop on CPU")
+    p.add_argument("--amp", choices=["none", "bf16"], default="none",
+                   help="bf16 autocast for the forward/backward pass (weights, loss and EMA stay fp32)")
+    p.add_argument("--deadline", type=float, default=None,
+                   help="unix time by which the run must end: after --calib-steps the step count is "
+                        "fixed from the measured speed (then the cosine schedule is the usual one over "
+                        "that many steps; the count is recorded in args.json / the checkpoint)")
+    p.add_argument("--calib-steps", type=int, default=300)
+    p.add_argument("--pad-borders", action="store_true",
+                   help="cut input patches from the image replicate-padded by the receptive-field "
+                        "radius, as the core runs it, so border pixels are trained as they are run")
+    p.add_argument("--barrier", default=None,
+                   help="DIR,N: wait (up to 90 s) until N runs have their data ready before timing "
+                        "steps, so runs sharing one GPU calibrate under the same load")
     return p.parse_args(argv)
 
 
@@ -139,6 +158,8 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
 
     f1, f2, f3 = (int(v) for v in args.filters.split("-"))
     cfg = SRCNNConfig(f1=f1, f2=f2, f3=f3, n1=args.n1, n2=args.n2, residual=args.residual,
@@ -158,8 +179,7 @@ def main(argv=None) -> int:
         src = torch.load(args.init, map_location="cpu", weights_only=False)
         model.load_state_dict(src["ema"])
     model.to(device)
-    if device.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model)
     opt = make_optimizer(args, model)
     step = 0
@@ -169,6 +189,8 @@ def main(argv=None) -> int:
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
+        if ck["args"].get("deadline") and step >= ck["args"]["calib_steps"]:
+            args.steps = ck["args"]["steps"]  # a calibrated run keeps the step count it fixed
         if rank == 0:
             print(f"resuming {args.name} at step {step}", flush=True)
     if step >= args.steps:
@@ -179,7 +201,14 @@ def main(argv=None) -> int:
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
     t0 = time.time()
-    bank = PairBank(data, scales, min_size=args.patch, colour=args.colour, stride=args.stride)
+    hr_scales = tuple(float(f) for f in args.hr_scales.split(","))
+    bank = PairBank(data, scales, min_size=args.patch, colour=args.colour, stride=args.stride,
+                    hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
+    gather = args.sampler == "gather" or (args.sampler == "auto" and device.type == "cuda")
+    if gather:
+        from .data import GatherSampler
+        samplers = {s: GatherSampler(bank, s, device) for s in scales}
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
     val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in list_images(val)]
                 for s in scales}
     loss_mask = None
@@ -187,11 +216,12 @@ def main(argv=None) -> int:
         loss_mask = torch.zeros(1, cfg.channels, 1, 1, device=device)
         loss_mask[0, [int(c) for c in args.loss_channels.split(",")]] = 1.0
     if rank == 0:
-        print(f"{args.name}: {bank.n_images} training images, scales {scales}, {cfg.name} "
+        print(f"{args.name}: {bank.n_images} training images x{len(hr_scales)} sizes, scales {scales}, {cfg.name} "
               f"n1={cfg.n1} n2={cfg.n2} residual={cfg.residual}, data ready in {time.time() - t0:.0f}s",
               flush=True)
         with open(os.path.join(out, "args.json"), "w") as f:
-            json.dump({"args": vars(args), "config": cfg.to_dict(), "world_size": world}, f, indent=1)
+            json.dump({"args": vars(args), "config": cfg.to_dict(), "world_size": world,
+                       "device": device.type}, f, indent=1)
     log_path = os.path.join(out, "log.csv")
     new_log = not os.path.exists(log_path)
     log = open(log_path, "a", newline="") if rank == 0 else None
@@ -199,22 +229,53 @@ def main(argv=None) -> int:
     if writer and new_log:
         writer.writerow(["step", "scale", "lr", "loss", "val_psnr", "seconds"])
 
+    if args.barrier:
+        _barrier(args.barrier, args.name)
+    calibrating = bool(args.deadline) and step < args.calib_steps
+    calib_from, t_calib = step + 20, None
+    calib_to = max(args.calib_steps, calib_from + 50)
     run_loss, run_n, t_last = 0.0, 0, time.time()
     while step < args.steps:
+        if calibrating and step == calib_from:
+            _sync(device)
+            t_calib = time.time()
+        if calibrating and step == calib_to:
+            _sync(device)
+            rate = (step - calib_from) / (time.time() - t_calib)
+            left = args.deadline - time.time()
+            args.steps = max(step + 100, step + int(rate * left * 0.9) // 100 * 100)
+            calibrating = False
+            if rank == 0:
+                print(f"{args.name}: {rate:.1f} steps/s, {left:.0f}s left -> {args.steps} steps", flush=True)
+                with open(os.path.join(out, "args.json"), "w") as f:
+                    json.dump({"args": vars(args), "config": cfg.to_dict(), "world_size": world,
+                       "device": device.type}, f, indent=1)
+        if args.deadline and time.time() > args.deadline + 30:
+            if rank == 0:
+                print(f"{args.name}: past the deadline at step {step}; stopping (not done)", flush=True)
+                save_atomic({"step": step, "model": model.state_dict(), "ema": ema.state_dict(),
+                             "opt": opt.state_dict(), "config": cfg.to_dict(), "scales": scales,
+                             "args": vars(args)}, ckpt_path)
+            return 0
         scale = scales[step % len(scales)]
         rng = np.random.default_rng([args.seed, step, rank])
-        x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink, args.augment)
-        x = torch.from_numpy(x).to(device)
-        y = torch.from_numpy(y).to(device)
-        if device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
+        if gather:
+            x, y = samplers[scale].batch(rng, args.batch, args.patch, cfg.shrink, args.augment)
+        else:
+            x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink, args.augment)
+            x = torch.from_numpy(x).to(device)
+            y = torch.from_numpy(y).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
         lr = lr_at(args, step)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_mult"]
+        with autocast:
+            pred = ddp(x)
+        pred = pred.float()
         if loss_mask is None:
-            loss = F.mse_loss(ddp(x), y)
+            loss = F.mse_loss(pred, y)
         else:
-            loss = (((ddp(x) - y) ** 2) * loss_mask).mean() * cfg.channels / loss_mask.sum()
+            loss = (((pred - y) ** 2) * loss_mask).mean() * cfg.channels / loss_mask.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -223,15 +284,16 @@ def main(argv=None) -> int:
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         step += 1
-        run_loss += float(loss.detach())
+        run_loss += loss.detach()
         run_n += 1
         last = step == args.steps
         if rank == 0 and (step % args.val_every == 0 or last):
             for s in scales:
                 v = validate(ema, val_sets[s], s, device, args.colour)
-                writer.writerow([step, s, f"{lr:.3e}", f"{run_loss / max(run_n, 1):.6e}", f"{v:.3f}",
+                mean_loss = float(run_loss) / max(run_n, 1)
+                writer.writerow([step, s, f"{lr:.3e}", f"{mean_loss:.6e}", f"{v:.3f}",
                                  f"{time.time() - t_last:.1f}"])
-                print(f"{args.name} step {step} x{s} loss {run_loss / max(run_n, 1):.3e} "
+                print(f"{args.name} step {step} x{s} loss {mean_loss:.3e} "
                       f"lr {lr:.2e} Set5 {v:.3f} dB", flush=True)
             log.flush()
             run_loss, run_n, t_last = 0.0, 0, time.time()
@@ -245,6 +307,21 @@ def main(argv=None) -> int:
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _barrier(spec: str, name: str, timeout: float = 90.0) -> None:
+    """Mark this run ready in DIR and wait until N runs are (``--barrier DIR,N``)."""
+    folder, n = spec.rsplit(",", 1)
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, name), "w").close()
+    t0 = time.time()
+    while len(os.listdir(folder)) < int(n) and time.time() - t0 < timeout:
+        time.sleep(0.5)
 
 
 def _mark_done(out: str, step: int) -> None:
