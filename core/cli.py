@@ -167,13 +167,15 @@ def _collect_inputs(inputs, recursive: bool):
 @click.option("--format", "out_ext", type=click.Choice(["png", "jpg", "bmp", "tif", "webp"]), default=None,
               help="Output format in batch mode (default: same as each input).")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help="JPEG/WebP quality.")
+@click.option("--png-level", type=click.IntRange(0, 9), default=1, show_default=True,
+              help="PNG zlib level: 1 is fast (OpenCV's default), 9 the smallest files.")
 @click.option("--max-pixels", type=click.IntRange(1, None), default=None,
               help="Refuse outputs larger than this many pixels (default 400 MP).")
 @click.option("--fast", is_flag=True,
               help="One onnxruntime graph per tile (integer scales): about 2x faster, within one grey level.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
 def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_existing, recursive,
-                pattern, out_ext, quality, max_pixels, fast, quiet):
+                pattern, out_ext, quality, png_level, max_pixels, fast, quiet):
     """Upscale INPUT (files, folders or globs) into OUTPUT (a file, or a folder for batches).
 
     \b
@@ -233,7 +235,7 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
                 dst.parent.mkdir(parents=True, exist_ok=True)
             notes = upscale_file(src, dst, scale=scale, model=str(info.manifest_path), engine=engine,
                                  tile=tile, threads=threads, overwrite=overwrite, quality=quality,
-                                 max_pixels=max_pixels, fast=fast,
+                                 max_pixels=max_pixels, fast=fast, png_level=png_level,
                                  progress=None if batch else _progress_bar(src.name, tty))
             done += 1
             if not quiet:

@@ -23,6 +23,7 @@ __all__ = ["ImageError", "Picture", "read_image", "write_image", "upscale_file",
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
            ".tiff": "TIFF", ".webp": "WEBP"}
 MAX_INPUT_PIXELS = 200_000_000
+PNG_LEVEL = 1  # zlib level of written PNGs: OpenCV's default; 9 = smallest files
 # Tags that describe a TIFF file's own pixel layout: never copied to another file.
 _TIFF_STRUCTURE = (254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 282, 283,
                    284, 290, 291, 296, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 530, 531, 532)
@@ -160,21 +161,13 @@ def _pil_to_array(im, path: Path) -> np.ndarray:
     raise ImageError(f"{path}: unsupported image mode {mode} (use grey, RGB or RGBA, 8 or 16 bit)")
 
 
-def _png_with_chunks(data: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
-    """Insert iCCP / eXIf chunks after IHDR of an encoded PNG (OpenCV writes neither)."""
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-    extra = b""
-    if icc:
-        extra += chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
-    if exif:
-        extra += chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-    ihdr_end = 8 + 8 + 13 + 4
-    return data[:ihdr_end] + extra + data[ihdr_end:]
+def encode_image(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = PNG_LEVEL,
+                 threads: int | None = None) -> tuple[bytes, list[str]]:
+    """Encode to bytes in format ``fmt`` ('PNG', 'JPEG', ...); returns (data, warnings).
 
-
-def encode_image(pic: Picture, fmt: str, *, quality: int = 95) -> tuple[bytes, list[str]]:
-    """Encode to bytes in format ``fmt`` ('PNG', 'JPEG', ...); returns (data, warnings)."""
+    PNG goes through :mod:`srcnn.png` (zlib ``png_level``, on ``threads`` threads), at 8 or 16
+    bits, with the ICC profile, EXIF and resolution of ``pic``.
+    """
     import io
 
     from PIL import Image
@@ -191,20 +184,23 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95) -> tuple[bytes, l
         notes.append("JPEG has no alpha channel: alpha dropped")
         a = a[:, :, 0] if channels == 2 else a[:, :, :3]
         channels = 1 if channels == 2 else 3
-    if sixteen and (channels > 1):
+    if fmt == "PNG":
+        from .png import encode_png
+
+        return encode_png(a, icc_profile=pic.icc_profile, exif=pic.exif, dpi=pic.dpi, level=png_level,
+                          threads=threads), notes
+    if sixteen and (channels > 1):  # 16-bit colour TIFF
         import cv2
 
         bgr = a[:, :, ::-1] if channels == 3 else (a[:, :, [2, 1, 0, 3]] if channels == 4 else
                                                   np.dstack([a[:, :, 0]] * 3 + [a[:, :, 1]])[:, :, [2, 1, 0, 3]])
         if channels == 2:
             notes.append("16-bit grey+alpha is written as 16-bit RGBA")
-        ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.ascontiguousarray(bgr))
+        ok, buf = cv2.imencode(".tiff", np.ascontiguousarray(bgr))
         if not ok:
             raise ImageError(f"cannot encode a 16-bit {fmt}")
         data = buf.tobytes()
-        if fmt == "PNG":
-            data = _png_with_chunks(data, pic.icc_profile, pic.exif)
-        elif pic.icc_profile or pic.exif:
+        if pic.icc_profile or pic.exif:
             notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
         return data, notes
     if a.ndim == 3 and channels == 1:
@@ -235,7 +231,7 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95) -> tuple[bytes, l
 
 
 def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False, quality: int = 95,
-                protect: list | None = None) -> list[str]:
+                protect: list | None = None, png_level: int = PNG_LEVEL, threads: int | None = None) -> list[str]:
     """Write ``pic`` to ``dst`` (format from the extension) atomically; returns warnings.
 
     Never replaces an existing file unless ``overwrite``, and never one of ``protect`` (inputs).
@@ -253,7 +249,7 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     folder = dst.parent if str(dst.parent) else Path(".")
     if not folder.is_dir():
         raise ImageError(f"{dst}: output folder {folder} does not exist")
-    data, notes = encode_image(pic, fmt, quality=quality)
+    data, notes = encode_image(pic, fmt, quality=quality, png_level=png_level, threads=threads)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
     except OSError as e:
@@ -279,7 +275,7 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
 def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
-                 progress=None, fast: bool = False) -> list[str]:
+                 progress=None, fast: bool = False, png_level: int | None = None) -> list[str]:
     """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
 
@@ -297,4 +293,5 @@ def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
                   threads=threads, progress=progress, max_pixels=max_out, fast=fast)
     pic.pixels = out
-    return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src])
+    return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src],
+                       png_level=PNG_LEVEL if png_level is None else png_level, threads=threads)

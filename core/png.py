@@ -1,0 +1,108 @@
+"""A PNG writer that compresses on several threads.
+
+Pillow's encoder (zlib level 6, one thread) took about half of a 12-megapixel upscale's time
+from file to file. This one writes the same kind of file (8 or 16 bits, grey, grey+alpha, RGB,
+RGBA; iCCP, eXIf and pHYs chunks) with the PNG "average" filter on every row, computed with
+numpy, and deflates horizontal bands of rows in parallel (zlib releases the GIL) into one zlib
+stream, as pigz does: every band but the last ends on a byte boundary (Z_SYNC_FLUSH), and the
+Adler-32 of the whole is combined from the bands'. Level 1 (OpenCV's default for PNG) by
+default: files a little larger than Pillow's level 6, written several times faster.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
+_BASE = 65521
+
+
+def adler32_combine(a1: int, a2: int, len2: int) -> int:
+    """Adler-32 of A + B from adler32(A), adler32(B) and len(B) (zlib's adler32_combine)."""
+    rem = len2 % _BASE
+    s1 = a1 & 0xFFFF
+    s2 = (rem * s1) % _BASE
+    s1 = (s1 + (a2 & 0xFFFF) + _BASE - 1) % _BASE
+    s2 = (s2 + (a1 >> 16) + (a2 >> 16) + _BASE - rem) % _BASE
+    return s1 | (s2 << 16)
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _filter_avg(rows: np.ndarray, above: np.ndarray | None, bpp: int) -> bytes:
+    """PNG filter type 3 (Average) of byte rows (n, rowbytes), each prefixed by its type byte.
+
+    floor((left + up) / 2) is computed in uint8 as (left & up) + ((left ^ up) >> 1); the
+    subtraction wraps modulo 256, as PNG defines.
+    """
+    n, rb = rows.shape
+    out = np.empty((n, rb + 1), np.uint8)
+    out[:, 0] = 3
+    up = np.empty_like(rows)
+    up[0] = above if above is not None else 0
+    up[1:] = rows[:-1]
+    left = np.zeros_like(rows)
+    left[:, bpp:] = rows[:, :-bpp]
+    avg = (left & up) + ((left ^ up) >> 1)
+    np.subtract(rows, avg, out=out[:, 1:])
+    return out.tobytes()
+
+
+def _deflate_band(rows: np.ndarray, above: np.ndarray | None, bpp: int, level: int, last: bool):
+    raw = _filter_avg(rows, above, bpp)
+    c = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    data = c.compress(raw) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return data, zlib.adler32(raw), len(raw)
+
+
+def encode_png(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: bytes | None = None,
+               dpi: tuple[float, float] | None = None, level: int = 1, threads: int | None = None,
+               band_rows: int | None = None) -> bytes:
+    """Encode a (H, W) or (H, W, C) uint8 / uint16 array (C = 1..4) as PNG bytes."""
+    a = np.asarray(pixels)
+    if a.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"PNG holds uint8 or uint16 samples, not {a.dtype}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in COLOUR_TYPE or 0 in a.shape:
+        raise ValueError(f"cannot write an array of shape {pixels.shape} as PNG")
+    if not 0 <= level <= 9:
+        raise ValueError(f"PNG compression level must be 0-9, got {level}")
+    h, w, c = a.shape
+    depth = 8 * a.dtype.itemsize
+    rows = np.ascontiguousarray(a.astype(a.dtype.newbyteorder(">"), copy=False)).view(np.uint8).reshape(h, -1)
+    bpp = c * a.dtype.itemsize
+    if threads is None:
+        import os
+        threads = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    if band_rows is None:
+        band_rows = max(16, -(-h // (threads * 4)))  # a few bands per thread, at least 16 rows
+    starts = list(range(0, h, band_rows))
+    jobs = [(rows[s:s + band_rows], rows[s - 1] if s else None, bpp, level, s == starts[-1]) for s in starts]
+    if threads > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(threads) as ex:
+            bands = list(ex.map(lambda j: _deflate_band(*j), jobs))
+    else:
+        bands = [_deflate_band(*j) for j in jobs]
+    adler = bands[0][1]
+    for _, a2, n2 in bands[1:]:
+        adler = adler32_combine(adler, a2, n2)
+    stream = b"\x78\x01" + b"".join(b[0] for b in bands) + struct.pack(">I", adler)
+
+    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, COLOUR_TYPE[c], 0, 0, 0))]
+    if icc_profile:
+        out.append(_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
+    if exif:
+        out.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    if dpi:
+        ppm = [int(round(float(d) / 0.0254)) for d in dpi]
+        out.append(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+    step = 1 << 20  # IDAT chunks of 1 MiB
+    out += [_chunk(b"IDAT", stream[i:i + step]) for i in range(0, len(stream), step)]
+    out.append(_chunk(b"IEND", b""))
+    return b"".join(out)
