@@ -46,12 +46,18 @@ class Picture:
     info: dict = field(default_factory=dict)
 
 
-def _png_bit_depth(path: Path) -> int | None:
+def _png_header(path: Path) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's IHDR, or None."""
     with open(path, "rb") as f:
         head = f.read(33)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 25:
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26:
         return None
-    return head[24]
+    return head[24], head[25]
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    h = _png_header(path)
+    return h[0] if h else None
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS) -> Picture:
@@ -129,7 +135,10 @@ def _read_16bit_colour(path: Path) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = arr[:, :, ::-1]
     elif arr.ndim == 3 and arr.shape[2] == 4:
-        arr = arr[:, :, [2, 1, 0, 3]]
+        if _png_header(path) == (16, 4):  # grey+alpha, which OpenCV expands to BGRA
+            arr = arr[:, :, [0, 3]]
+        else:
+            arr = arr[:, :, [2, 1, 0, 3]]
     if arr.dtype == np.uint8:
         return arr
     return np.ascontiguousarray(arr.astype(np.uint16))

@@ -255,3 +255,21 @@ def test_fast_flag_within_one_level(tmp_path):
     a = np.asarray(Image.open(tmp_path / "ref.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "fast.png")).astype(int)
     assert a.shape == b.shape == (120, 156, 3) and np.abs(a - b).max() <= 1
+
+
+def test_16bit_grey_alpha_png_stays_grey_alpha(run, tmp_path):
+    from srcnn.png import encode_png
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 65536, (10, 12, 2), dtype=np.uint16)
+    src = tmp_path / "ga16.png"
+    src.write_bytes(encode_png(a))
+    r = run(src, tmp_path / "o.png", "--scale", 2)
+    assert r.returncode == 0, r.stderr
+    raw = (tmp_path / "o.png").read_bytes()
+    assert (raw[24], raw[25]) == (16, 4)  # IHDR: 16-bit grey+alpha
+    import srcnn
+    from srcnn.imageio import read_image
+    out = read_image(tmp_path / "o.png").pixels
+    assert out.shape == (20, 24, 2) and out.dtype == np.uint16
+    assert np.array_equal(out, srcnn.upscale(a, 2))

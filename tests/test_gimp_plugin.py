@@ -171,12 +171,6 @@ def g3():
     return load(GIMP3, "srcnn_gimp3_plugin")
 
 
-# srcnn.imageio reads (and writes) 16-bit grey+alpha PNG as RGBA (cv2 expands GA to BGRA), so
-# srcnn-cli treats such a layer as colour: reported to the core; the GIMP plug-in's core path
-# is right, its srcnn-cli path differs for this one layout until the core reads it as grey.
-LA16_BUG = pytest.mark.xfail(reason="srcnn.imageio reads 16-bit grey+alpha PNG as RGBA", strict=False)
-
-
 @pytest.mark.parametrize("c", [1, 2, 3, 4])
 @pytest.mark.parametrize("depth", [8, 16])
 def test_png_bytes_roundtrip(g3, tmp_path, c, depth):
@@ -210,7 +204,7 @@ def _read_png_like_gimp(path, c, kind):
 
 
 @pytest.mark.parametrize("c,dtype", [(3, np.uint8), (4, np.uint8), (1, np.uint8), (2, np.uint8),
-                                     pytest.param(2, np.uint16, marks=LA16_BUG), (1, np.uint16), (3, np.uint16)])
+                                     (2, np.uint16), (1, np.uint16), (3, np.uint16)])
 def test_core_and_cli_paths_identical(g3, tiny_weights, c, dtype):
     import srcnn
 

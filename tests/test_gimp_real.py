@@ -221,18 +221,7 @@ def reference(genv, work, core_session):
                 a = _to_int(a).astype(np.uint16)
             groups.setdefault((s, o.get("model", "9-5-5")), []).append((n, i, a))
     out = {}
-    # srcnn-cli reads 16-bit grey+alpha PNG as RGBA (a core imageio bug, reported): for that
-    # layout the reference is the core's srcnn.upscale, run in the same environment.
     for (s, model), items in groups.items():
-        la16 = [(n, i, a) for n, i, a in items if a.shape[2] == 2 and a.dtype == np.uint16]
-        for n, i, a in la16:
-            np.save(work / f"la16_{n}_{i}.npy", a)
-            code = ("import numpy as np, srcnn; "
-                    f"np.save({genv.inside(work) + f'/la16_{n}_{i}_out.npy'!r}, "
-                    f"srcnn.upscale(np.load({genv.inside(work) + f'/la16_{n}_{i}.npy'!r}), {s}, model={model!r}))")
-            genv.run([f"{genv.venv}/bin/python", "-c", code], _base_env(genv, work))
-            out[(n, i)] = np.load(work / f"la16_{n}_{i}_out.npy")
-        items = [it for it in items if not any(it[0] == n and it[1] == i for n, i, _ in la16)]
         if not items:
             continue
         src, dst = work / f"ref_in_{s}_{model}", work / f"ref_out_{s}_{model}"
@@ -290,12 +279,7 @@ def test_core_in_process(genv, core_session, reference, case):
     assert core_session["_cli_calls"] == [], "the core was importable, yet srcnn-cli was run"
 
 
-LA16_BUG = pytest.mark.xfail(reason="srcnn.imageio reads 16-bit grey+alpha PNG as RGBA, so srcnn-cli "
-                                    "treats the layer as colour", strict=False)
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=LA16_BUG) if c[0] == "greya16" else c for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_cli_fallback(genv, cli_session, reference, case):
     _check_case(genv, cli_session, reference, "cli", case)
     n_runs = sum(1 for k, r in cli_session.items() if not k.startswith("_") and r.get("status") == "success")
@@ -304,8 +288,6 @@ def test_cli_fallback(genv, cli_session, reference, case):
 
 def test_both_paths_identical(genv, core_session, cli_session):
     for n, _, _, _ in CASES:
-        if n == "greya16":
-            continue  # LA16_BUG: checked (expected to fail) in test_cli_fallback
         a, b = core_session[f"core_{n}"], cli_session[f"cli_{n}"]
         for la, lb in zip(a["after"]["layers"], b["after"]["layers"]):
             x, y = _to_int(_read_raw(genv, la)), _to_int(_read_raw(genv, lb))
