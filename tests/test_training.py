@@ -172,3 +172,12 @@ def test_deadline_fixes_the_step_count(data, tmp_path):
     assert 100 <= steps < 100000
     assert (tmp_path / "dl" / "done").read_text().strip() == str(steps)
     assert time.time() - t0 < 60
+
+
+def test_gpu_stage_options_run_on_cpu(data, tmp_path):
+    """The options the GPU stages use (gather sampler, bf16 autocast, shrunk copies, borders) run anywhere."""
+    a = args(data, tmp_path, "gpuopts", "--steps", "12", "--sampler", "gather", "--amp", "bf16",
+             "--hr-scales", "1,0.8", "--pad-borders", "--barrier", f"{tmp_path}/ready,1")
+    assert train_main(a) == 0
+    rows = (tmp_path / "gpuopts" / "log.csv").read_text().splitlines()[1:]
+    assert rows and all(np.isfinite(float(r.split(",")[3])) for r in rows)
