@@ -2,11 +2,13 @@
 
 Pillow's encoder (zlib level 6, one thread) took about half of a 12-megapixel upscale's time
 from file to file. This one writes the same kind of file (8 or 16 bits, grey, grey+alpha, RGB,
-RGBA; iCCP, eXIf and pHYs chunks) with the PNG "average" filter on every row, computed with
-numpy, and deflates horizontal bands of rows in parallel (zlib releases the GIL) into one zlib
+RGBA; iCCP, eXIf and pHYs chunks) with the PNG "up" filter on every row, computed with numpy,
+and deflates horizontal bands of rows in parallel (zlib releases the GIL) into one zlib
 stream, as pigz does: every band but the last ends on a byte boundary (Z_SYNC_FLUSH), and the
 Adler-32 of the whole is combined from the bands'. Level 1 (OpenCV's default for PNG) by
-default: files a little larger than Pillow's level 6, written several times faster.
+default. Measured on three Set14 pictures upscaled x3 and tiled to 6-9 MP, 2 cores: level 1
+writes 7-10x faster than Pillow's level 6 for files 23-33 % larger; level 6, 2-4x faster for
+8-11 % larger (Pillow searches filters per row, this writer uses one).
 """
 from __future__ import annotations
 
@@ -34,27 +36,25 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def _filter_avg(rows: np.ndarray, above: np.ndarray | None, bpp: int) -> bytes:
-    """PNG filter type 3 (Average) of byte rows (n, rowbytes), each prefixed by its type byte.
+def _filter_up(rows: np.ndarray, above: np.ndarray | None) -> bytes:
+    """PNG filter type 2 (Up) of byte rows (n, rowbytes), each prefixed by its type byte.
 
-    floor((left + up) / 2) is computed in uint8 as (left & up) + ((left ^ up) >> 1); the
-    subtraction wraps modulo 256, as PNG defines.
+    One uint8 subtraction (wrapping modulo 256, as PNG defines). On upscaled photos it gives
+    files within ~2 % of the Average filter's at a seventh of its cost.
     """
     n, rb = rows.shape
     out = np.empty((n, rb + 1), np.uint8)
-    out[:, 0] = 3
-    up = np.empty_like(rows)
-    up[0] = above if above is not None else 0
-    up[1:] = rows[:-1]
-    left = np.zeros_like(rows)
-    left[:, bpp:] = rows[:, :-bpp]
-    avg = (left & up) + ((left ^ up) >> 1)
-    np.subtract(rows, avg, out=out[:, 1:])
+    out[:, 0] = 2
+    if above is None:
+        out[0, 1:] = rows[0]
+    else:
+        np.subtract(rows[0], above, out=out[0, 1:])
+    np.subtract(rows[1:], rows[:-1], out=out[1:, 1:])
     return out.tobytes()
 
 
-def _deflate_band(rows: np.ndarray, above: np.ndarray | None, bpp: int, level: int, last: bool):
-    raw = _filter_avg(rows, above, bpp)
+def _deflate_band(rows: np.ndarray, above: np.ndarray | None, level: int, last: bool):
+    raw = _filter_up(rows, above)
     c = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
     data = c.compress(raw) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
     return data, zlib.adler32(raw), len(raw)
@@ -76,14 +76,13 @@ def encode_png(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: by
     h, w, c = a.shape
     depth = 8 * a.dtype.itemsize
     rows = np.ascontiguousarray(a.astype(a.dtype.newbyteorder(">"), copy=False)).view(np.uint8).reshape(h, -1)
-    bpp = c * a.dtype.itemsize
     if threads is None:
         import os
         threads = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
     if band_rows is None:
         band_rows = max(16, -(-h // (threads * 4)))  # a few bands per thread, at least 16 rows
     starts = list(range(0, h, band_rows))
-    jobs = [(rows[s:s + band_rows], rows[s - 1] if s else None, bpp, level, s == starts[-1]) for s in starts]
+    jobs = [(rows[s:s + band_rows], rows[s - 1] if s else None, level, s == starts[-1]) for s in starts]
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(threads) as ex:
             bands = list(ex.map(lambda j: _deflate_band(*j), jobs))

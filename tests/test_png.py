@@ -62,7 +62,7 @@ def test_metadata_chunks_read_by_pillow():
 def test_smaller_than_raw_and_bad_input():
     y, x = np.mgrid[0:200, 0:300]
     a = np.dstack([(x + y) % 256, (x * 2) % 256, y % 256]).astype(np.uint8)
-    assert len(encode_png(a)) < a.nbytes / 10  # the average filter makes ramps nearly free
+    assert len(encode_png(a)) < a.nbytes / 10  # the up filter makes ramps nearly free
     with pytest.raises(ValueError):
         encode_png(a.astype(np.float32))
     with pytest.raises(ValueError):
