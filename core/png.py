@@ -6,9 +6,10 @@ RGBA; iCCP, eXIf and pHYs chunks) with the PNG "up" filter on every row, compute
 and deflates horizontal bands of rows in parallel (zlib releases the GIL) into one zlib
 stream, as pigz does: every band but the last ends on a byte boundary (Z_SYNC_FLUSH), and the
 Adler-32 of the whole is combined from the bands'. Level 1 (OpenCV's default for PNG) by
-default. Measured on three Set14 pictures upscaled x3 and tiled to 6-9 MP, 2 cores: level 1
-writes 7-10x faster than Pillow's level 6 for files 23-33 % larger; level 6, 2-4x faster for
-8-11 % larger (Pillow searches filters per row, this writer uses one).
+default. Levels 1-3 use Intel's ISA-L deflate (the ``isal`` package) when it is installed, zlib
+otherwise; 4-9 use zlib (9: the smallest files). Measured on a Set14 picture upscaled x3 and
+tiled to 9 MP (one thread): ISA-L level 1 0.05 s, 6.7 MB; zlib level 1 0.23 s, 7.3 MB; zlib
+level 6 1.2 s, 6.1 MB; Pillow's default (level 6, filters searched per row) 2.4 s, 5.5 MB.
 """
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+try:  # Intel ISA-L's deflate: levels 1-3 several times faster than zlib's level 1, smaller files
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - a platform without its wheels: zlib alone
+    _isal = None
 
 COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (grey, grey+alpha, RGB, RGBA)
 _BASE = 65521
@@ -55,8 +61,9 @@ def _filter_up(rows: np.ndarray, above: np.ndarray | None) -> bytes:
 
 def _deflate_band(rows: np.ndarray, above: np.ndarray | None, level: int, last: bool):
     raw = _filter_up(rows, above)
-    c = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
-    data = c.compress(raw) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    z = _isal if (_isal is not None and 1 <= level <= 3) else zlib
+    c = z.compressobj(level, z.DEFLATED, -15, 9)
+    data = c.compress(raw) + c.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH)
     return data, zlib.adler32(raw), len(raw)
 
 

@@ -75,3 +75,18 @@ def test_smaller_than_raw_and_bad_input():
 @given(st.binary(max_size=3000), st.binary(max_size=70000))
 def test_adler32_combine_equals_zlib(x, y):
     assert adler32_combine(zlib.adler32(x), zlib.adler32(y), len(y)) == zlib.adler32(x + y)
+
+
+@pytest.mark.parametrize("use_isal", [True, False])
+def test_both_deflate_backends(monkeypatch, use_isal):
+    """Levels 1-3 go through ISA-L when installed; zlib alone must give a valid file too."""
+    import srcnn.png as png
+    if use_isal:
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setattr(png, "_isal", None)
+    y, x = np.mgrid[0:300, 0:200]
+    a = np.dstack([(x * y) % 256, (x + 3 * y) % 256, (x ^ y) % 256]).astype(np.uint8)
+    for level in (1, 3, 7):
+        data = encode_png(a, level=level, threads=2, band_rows=40)
+        assert np.array_equal(_decode_cv2(data, 3), a)
