@@ -3,7 +3,7 @@
     python bench/case.py '{"input": "in.png", "weights": DIR, "model": "9-5-5", "scale": 3,
                           "path": "fast", "threads": 2, "tile": 512, "format": "png"}'
 
-Optional: "profile": false (no stage split for the fast path), "tile_workers": 2 (fast path: tiles
+Optional: "profile": false (no stage split for the fast path), "tile_workers": N (fast path: tiles
 in parallel, one thread each, instead of threads inside each convolution), "png_level": 6 (what-if: PNG written
 with that zlib level instead of srcnn.imageio's default, 1).
 
@@ -83,7 +83,7 @@ def main(spec: dict) -> dict:
     if path == "fast":
         from srcnn.fast import FastModel
 
-        net = FastModel(info, threads, tile_workers=spec.get("tile_workers", 1))
+        net = FastModel(info, threads, tile_workers=spec.get("tile_workers"))
         if spec.get("profile", True):
             orig = net.session_options
 

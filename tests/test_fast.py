@@ -164,11 +164,11 @@ def test_fast_true_resolves_shipped_models(tiny_weights):
 
 def test_tile_workers_give_the_same_result(nets):
     _, fm = nets["residual955"]
-    par = FastModel(fm.info, tile_workers=2)
+    par, one = FastModel(fm.info, tile_workers=2), FastModel(fm.info, tile_workers=1)
     img = np.random.default_rng(8).integers(0, 256, (50, 45, 3), dtype=np.uint8)
     done = []
     got = upscale_fast(img, 3, par, tile=32, progress=lambda k, n: done.append((k, n)))
-    assert np.array_equal(got, upscale_fast(img, 3, fm, tile=32))
+    assert np.array_equal(got, upscale_fast(img, 3, one, tile=32))
     assert done[-1][0] == done[-1][1] == len(done)
 
 
