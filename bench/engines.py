@@ -72,7 +72,7 @@ class Fold:
         self.info = info
         self.scale = info.scale
         graph, self.geo = fold_graph(fm.layers, info.scale)
-        self.sess = ort.InferenceSession(graph, fm.session_options(), providers=["CPUExecutionProvider"])
+        self.sess = ort.InferenceSession(graph, fm.session_options(fm.cnn_threads), providers=["CPUExecutionProvider"])
         self.radius = fm.radius
 
     def lr_len(self, out_len: int) -> int:

@@ -177,7 +177,7 @@ def bench_ort_options(info, threads: int, size: int, reps: int, peak: float) -> 
         f = Fast(info, threads, opt_level=level,
                  session_config={"session.intra_op.allow_spinning": "1" if spin else "0"})
         if not arena:
-            so = f.fm.session_options()
+            so = f.fm.session_options(f.fm.cnn_threads)
             so.enable_cpu_mem_arena = False
             f.sess = ort.InferenceSession(_fast_cnn_bytes(f.fm), so, providers=["CPUExecutionProvider"])
         return f.run
