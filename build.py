@@ -3,6 +3,7 @@
 
     python build.py train --name NAME [...]   train a model (needs `pip install .[train]`)
     python build.py weights                   export trained checkpoints to weights/ (+ manifests)
+    python build.py reproduce RUN --out DIR   train RUN again with every stage that led to it
     python build.py opencv                    write plugins/opencv_dnn/models/srcnn_x{S}.onnx/.pb
     python build.py gimp                      zip the GIMP plug-ins into dist/
 """
@@ -19,6 +20,9 @@ def main(argv: list[str]) -> int:
     if cmd == "train":
         from srcnn.training.train import main as train
         return train(rest)
+    if cmd == "reproduce":
+        from srcnn.training.reproduce import main as reproduce
+        return reproduce(rest)
     if cmd == "weights":
         from srcnn.training.export import main as export
         return export(rest)

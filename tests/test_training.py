@@ -181,3 +181,39 @@ def test_gpu_stage_options_run_on_cpu(data, tmp_path):
     assert train_main(a) == 0
     rows = (tmp_path / "gpuopts" / "log.csv").read_text().splitlines()[1:]
     assert rows and all(np.isfinite(float(r.split(",")[3])) for r in rows)
+
+
+def test_reproduce_reruns_the_chain_exactly(data, tmp_path):
+    from srcnn.training.reproduce import main as reproduce, stage_argv
+    runs = tmp_path / "runs"
+    assert train_main(args(data, runs, "first", "--steps", "6")) == 0
+    assert train_main(args(data, runs, "second", "--steps", "6", "--init", str(runs / "first" / "last.pt"),
+                           "--hr-scales", "1,0.8", "--pad-borders", "--lr", "3e-4")) == 0
+    out = tmp_path / "again"
+    assert reproduce(["second", "--runs", str(runs), "--out", str(out)]) == 0
+    for name in ("first", "second"):
+        ka = torch.load(runs / name / "last.pt", weights_only=False)
+        kb = torch.load(out / name / "last.pt", weights_only=False)
+        assert ka["step"] == kb["step"] == 6
+        for k in ka["ema"]:
+            assert torch.equal(ka["ema"][k], kb["ema"][k]), (name, k)
+    # time-budget and carried-data options are replaced by what they recorded / the originals
+    rec = {"steps": 4200, "deadline": 1.0, "barrier": "runs/.ready,8", "data": ".devdata/train_y",
+           "val": ".devdata/Set5", "residual": False, "augment": False, "pad_borders": True}
+    argv = stage_argv(rec, out, "prev")
+    assert "--deadline" not in argv and "--barrier" not in argv and "--data" not in argv and "--val" not in argv
+    assert argv[argv.index("--steps") + 1] == "4200" and "--no-residual" in argv and "--no-augment" in argv
+    assert argv[argv.index("--init") + 1] == str(out / "prev" / "last.pt") and "--pad-borders" in argv
+
+
+def test_y_folder_gives_the_same_pairs(data, tmp_path):
+    """make_y_folder.py (how the data travelled to the GPU) changes nothing in the training pairs."""
+    from srcnn.training.data import PairBank
+    script = os.path.join(os.path.dirname(__file__), "..", "training", "recipes", "make_y_folder.py")
+    subprocess.run([sys.executable, script, str(tmp_path / "y"), str(data / "train")], check=True)
+    a = PairBank([str(data / "train")], [2, 3], 24)
+    b = PairBank([str(tmp_path / "y")], [2, 3], 24)
+    for s in (2, 3):
+        assert len(a.pairs[s]) == len(b.pairs[s])
+        for (h1, l1), (h2, l2) in zip(a.pairs[s], b.pairs[s]):
+            assert np.array_equal(h1, h2) and np.array_equal(l1, l2)

@@ -28,6 +28,10 @@ from .model import SRCNN, SRCNNConfig
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="build.py train", description=__doc__.splitlines()[0])
     p.add_argument("--name", required=True, help="run name; files go to --runs/NAME")
     p.add_argument("--runs", default="runs")
@@ -83,7 +87,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--barrier", default=None,
                    help="DIR,N: wait (up to 90 s) until N runs have their data ready before timing "
                         "steps, so runs sharing one GPU calibrate under the same load")
-    return p.parse_args(argv)
+    return p
 
 
 def lr_at(args, step: int) -> float:
