@@ -4,8 +4,10 @@ Follows ``--init`` back from ``runs/RUN/args.json`` to the first stage and rerun
 with its recorded options into DIR (a stage's ``--init`` then points at DIR's copy of the stage
 before it). Runs that fixed their step count from a time budget (``--deadline``) rerun with the
 recorded count; the GPU stages' data, the 291 training images as Y-channel PNGs, is read from
-the original folders (the same training pairs). Stages already complete in DIR are skipped,
-an interrupted one resumes. On a CUDA machine the stages use the GPU, as they did there.
+the original folders (the same training pairs, listed in another order, so the batches differ:
+GPU runs are not bit-exact anyway; CPU stages rerun bit-exactly, a test checks it). Stages
+already complete in DIR are skipped, an interrupted one resumes. On a CUDA machine the stages
+use the GPU, as they did there.
 
     python build.py reproduce x3_955h --out runs-rerun        # every stage of the shipped x3
     python build.py reproduce x3_955h --out runs-rerun --dry-run
