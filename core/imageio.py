@@ -172,9 +172,16 @@ def _pil_to_array(im, path: Path) -> np.ndarray:
 
 def encode_image(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = PNG_LEVEL,
                  threads: int | None = None) -> tuple[bytes, list[str]]:
-    """Encode to bytes in format ``fmt`` ('PNG', 'JPEG', ...); returns (data, warnings).
+    """Encode to bytes in format ``fmt`` ('PNG', 'JPEG', ...); returns (data, warnings)."""
+    parts, notes = _encode_parts(pic, fmt, quality=quality, png_level=png_level, threads=threads)
+    return b"".join(parts), notes
 
-    PNG goes through :mod:`srcnn.png` (zlib ``png_level``, on ``threads`` threads), at 8 or 16
+
+def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = PNG_LEVEL,
+                  threads: int | None = None) -> tuple[list[bytes], list[str]]:
+    """The encoded file as byte strings to write in order, and warnings.
+
+    PNG goes through :mod:`srcnn.png` (``png_level``, on ``threads`` threads), at 8 or 16
     bits, with the ICC profile, EXIF and resolution of ``pic``.
     """
     import io
@@ -194,10 +201,10 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = 
         a = a[:, :, 0] if channels == 2 else a[:, :, :3]
         channels = 1 if channels == 2 else 3
     if fmt == "PNG":
-        from .png import encode_png
+        from .png import png_parts
 
-        return encode_png(a, icc_profile=pic.icc_profile, exif=pic.exif, dpi=pic.dpi, level=png_level,
-                          threads=threads), notes
+        return png_parts(a, icc_profile=pic.icc_profile, exif=pic.exif, dpi=pic.dpi, level=png_level,
+                         threads=threads), notes
     if sixteen and (channels > 1):  # 16-bit colour TIFF
         import cv2
 
@@ -211,7 +218,7 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = 
         data = buf.tobytes()
         if pic.icc_profile or pic.exif:
             notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
-        return data, notes
+        return [data], notes
     if a.ndim == 3 and channels == 1:
         a = a[:, :, 0]
     if sixteen:
@@ -236,7 +243,7 @@ def encode_image(pic: Picture, fmt: str, *, quality: int = 95, png_level: int = 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         im.save(buf, format=fmt, **kw)
-    return buf.getvalue(), notes
+    return [buf.getvalue()], notes
 
 
 def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False, quality: int = 95,
@@ -258,14 +265,15 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     folder = dst.parent if str(dst.parent) else Path(".")
     if not folder.is_dir():
         raise ImageError(f"{dst}: output folder {folder} does not exist")
-    data, notes = encode_image(pic, fmt, quality=quality, png_level=png_level, threads=threads)
+    parts, notes = _encode_parts(pic, fmt, quality=quality, png_level=png_level, threads=threads)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
     except OSError as e:
         raise ImageError(f"{dst}: cannot write there ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for part in parts:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)

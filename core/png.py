@@ -67,10 +67,23 @@ def _deflate_band(rows: np.ndarray, above: np.ndarray | None, level: int, last: 
     return data, zlib.adler32(raw), len(raw)
 
 
-def encode_png(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: bytes | None = None,
-               dpi: tuple[float, float] | None = None, level: int = 1, threads: int | None = None,
-               band_rows: int | None = None) -> bytes:
-    """Encode a (H, W) or (H, W, C) uint8 / uint16 array (C = 1..4) as PNG bytes."""
+def encode_png(pixels: np.ndarray, **kw) -> bytes:
+    """Encode a (H, W) or (H, W, C) uint8 / uint16 array (C = 1..4) as PNG bytes.
+
+    Keywords: ``icc_profile``, ``exif``, ``dpi``, ``level``, ``threads``, ``band_rows``
+    (see :func:`png_parts`).
+    """
+    return b"".join(png_parts(pixels, **kw))
+
+
+def png_parts(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: bytes | None = None,
+              dpi: tuple[float, float] | None = None, level: int = 1, threads: int | None = None,
+              band_rows: int | None = None) -> list[bytes]:
+    """The PNG file as a list of byte strings to write one after the other.
+
+    Each band's compressed rows become one IDAT chunk as they are (no joined copy of the
+    stream), which keeps the writer's extra memory near the compressed size.
+    """
     a = np.asarray(pixels)
     if a.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"PNG holds uint8 or uint16 samples, not {a.dtype}")
@@ -98,7 +111,6 @@ def encode_png(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: by
     adler = bands[0][1]
     for _, a2, n2 in bands[1:]:
         adler = adler32_combine(adler, a2, n2)
-    stream = b"\x78\x01" + b"".join(b[0] for b in bands) + struct.pack(">I", adler)
 
     out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, COLOUR_TYPE[c], 0, 0, 0))]
     if icc_profile:
@@ -108,7 +120,11 @@ def encode_png(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: by
     if dpi:
         ppm = [int(round(float(d) / 0.0254)) for d in dpi]
         out.append(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
-    step = 1 << 20  # IDAT chunks of 1 MiB
-    out += [_chunk(b"IDAT", stream[i:i + step]) for i in range(0, len(stream), step)]
+    # One IDAT per band: the zlib header goes before the first band, the Adler-32 after the last.
+    payloads = [b[0] for b in bands]
+    payloads[0] = b"\x78\x01" + payloads[0]
+    payloads[-1] = payloads[-1] + struct.pack(">I", adler)
+    for p in payloads:
+        out += [struct.pack(">I", len(p)) + b"IDAT", p, struct.pack(">I", zlib.crc32(p, zlib.crc32(b"IDAT")))]
     out.append(_chunk(b"IEND", b""))
-    return b"".join(out)
+    return out
