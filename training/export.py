@@ -99,7 +99,7 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
         "data": _data_names(args),
         "trained_as": f"{cfg.name} n1={cfg.n1} n2={cfg.n2}" + (", residual (exported as a plain SRCNN with "
                                                               f"n1={cfg.n1 + 1}, n2={cfg.n2 + 1})" if cfg.residual else ""),
-        "recipe": "training/recipes/shipped.sh (CPU), then gpu.sh (stages 1 and 2, one GPU), then border.sh",
+        "recipe": f"python build.py reproduce {run} --out DIR (reruns the stages below)",
         "optimizer": args["optimizer"], "lr": args["lr"], "schedule": args["schedule"],
         "batch": args["batch"], "patch": args["patch"], "ema": args["ema"], "init": args.get("init"),
         "stages": lineage(runs, run),
