@@ -197,14 +197,18 @@ def _tile_graph(layers, scale: int, channels: int, out_dtype, block: int) -> byt
         cc = g.add("Slice", [up, cs, ce, axes])
         g.stage = "colour"
         y = g.add("Transpose", [g.add("Concat", [y, cc], axis=1)], perm=[0, 2, 3, 1])
-        y = g.add("MatMul", [y, g.const(np.ascontiguousarray((_T_INV * 255.0).T).astype(np.float32))])
+        # integer output: the scale to 0..max goes into the matrix (one pass less over the tile)
+        to_int = float(_MAX[np.dtype(out_dtype)]) if np.dtype(out_dtype) in _MAX else 1.0
+        y = g.add("MatMul", [y, g.const(np.ascontiguousarray((_T_INV * 255.0 * to_int).T).astype(np.float32))])
     else:
         g.stage = "colour"
         y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
     dt = np.dtype(out_dtype)
     if dt in _MAX:
         m = np.float32(_MAX[dt])
-        y = g.add("Floor", [g.add("Add", [g.add("Mul", [y, g.const(m)]), g.const(np.float32(0.5))])])
+        if channels == 1:
+            y = g.add("Mul", [y, g.const(m)])
+        y = g.add("Floor", [g.add("Add", [y, g.const(np.float32(0.5))])])
         y = g.add("Clip", [y, g.const(np.float32(0)), g.const(m)])
         y = g.add("Cast", [y], to={np.dtype(np.uint8): 2, np.dtype(np.uint16): 4}[dt])
     g.add("Squeeze", [y, g.const(np.array([0], np.int64))], out="out")
