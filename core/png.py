@@ -42,7 +42,7 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def _filter_up(rows: np.ndarray, above: np.ndarray | None) -> bytes:
+def _filter_up(rows: np.ndarray, above: np.ndarray | None) -> np.ndarray:
     """PNG filter type 2 (Up) of byte rows (n, rowbytes), each prefixed by its type byte.
 
     One uint8 subtraction (wrapping modulo 256, as PNG defines). On upscaled photos it gives
@@ -56,7 +56,7 @@ def _filter_up(rows: np.ndarray, above: np.ndarray | None) -> bytes:
     else:
         np.subtract(rows[0], above, out=out[0, 1:])
     np.subtract(rows[1:], rows[:-1], out=out[1:, 1:])
-    return out.tobytes()
+    return out
 
 
 def _deflate_band(rows: np.ndarray, above: np.ndarray | None, level: int, last: bool):
@@ -64,7 +64,7 @@ def _deflate_band(rows: np.ndarray, above: np.ndarray | None, level: int, last: 
     z = _isal if (_isal is not None and 1 <= level <= 3) else zlib
     c = z.compressobj(level, z.DEFLATED, -15, 9)
     data = c.compress(raw) + c.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH)
-    return data, zlib.adler32(raw), len(raw)
+    return data, zlib.adler32(raw), raw.nbytes
 
 
 def encode_png(pixels: np.ndarray, **kw) -> bytes:
