@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
     "srcnn_955_x3": "x3_955h",
-    "srcnn_955_x4": "x4_955q",
+    "srcnn_955_x4": "x4_955r",
     "srcnn_915_x3": "x3_915h",
 }
 
