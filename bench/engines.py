@@ -57,6 +57,50 @@ class Fast:
         return out[:h, :w]
 
 
+class FastTiles:
+    """``srcnn.fast``'s conv stack as ``srcnn.upscale(..., fast=True)`` runs it: the output cut
+    into tiles (the fast path's cap: 256, 192 for a 1x1 middle layer), ``threads`` tiles at
+    once, each on a one-thread session. Each tile recomputes its halo; only the output's
+    own pixels count as FLOPs."""
+
+    name = "onnxruntime fast, tiles in parallel (as srcnn.upscale runs it)"
+
+    def __init__(self, info: ModelInfo, threads: int | None, **kw):
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        from srcnn.fast import FastModel
+
+        self.info = info
+        self.workers = threads or len(os.sched_getaffinity(0))
+        self.fm = FastModel(info, 1, tile_workers=self.workers, **kw)
+        self.sessions = [self.fm.cnn_session() for _ in range(self.workers)]
+        self.radius = self.fm.radius
+        self.block = self.fm.block
+        self.pool = ThreadPoolExecutor(self.workers)
+
+    def _tile(self, k, y, t, out):
+        r, b = self.radius, self.block
+        x = y[t.r0:t.r1 + 2 * r, t.c0:t.c1 + 2 * r]
+        h, w = t.r1 - t.r0, t.c1 - t.c0
+        if h % b or w % b:
+            x = np.pad(x, ((0, (-h) % b), (0, (-w) % b)), mode="edge")
+        sess = self.sessions[k % self.workers]
+        out[t.r0:t.r1, t.c0:t.c1] = sess.run(None, {"input": np.ascontiguousarray(x)[None, None]})[0][0, 0, :h, :w]
+
+    def run(self, y):
+        from srcnn.border import tiles
+
+        y = np.asarray(y, np.float32)
+        h, w = y.shape[0] - 2 * self.radius, y.shape[1] - 2 * self.radius
+        out = np.empty((h, w), np.float32)
+        ts = list(tiles(h, w, self.fm.tile_cap))
+        # tile k runs on session k mod workers; with as many tiles in flight as sessions, no
+        # two threads share one (a session is thread-safe anyway)
+        list(self.pool.map(lambda kt: self._tile(kt[0], y, kt[1], out), enumerate(ts)))
+        return out
+
+
 class Fold:
     """``srcnn.fold``: bicubic folded into layer 1, fed the LR image. Needs the LR image, so
     ``run_lr`` is its entry; ``run`` (pre-upsampled input) is not available."""
