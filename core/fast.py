@@ -117,20 +117,22 @@ def split_carry(layers):
     return layers, None
 
 
-def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_bias: float = 0.0) -> str:
+def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_bias: float = 0.0,
+              out_scale: float = 1.0) -> str:
     """Nodes for the conv stack on ``x`` (1, C, H + 2r, W + 2r) -> (1, 1, H, W), 'valid'.
 
     H and W must be multiples of ``block`` (the last layer's output block) when block > 1.
-    ``split``: compute a pass-through channel apart (``split_carry``). ``out_bias`` is added
-    to the output (folded into the last layer's bias).
+    ``split``: compute a pass-through channel apart (``split_carry``). The output is
+    ``out_scale * (CNN + out_bias)``, folded into the last layer's weights and bias.
     """
     core, carry = split_carry(layers) if split else (layers, None)
     cur = x
     for i, (w, b) in enumerate(core):
         last = i == len(core) - 1
         f = w.shape[2]
-        if last and out_bias:
-            b = (np.asarray(b, np.float64) + out_bias).astype(np.float32)
+        if last and (out_bias or out_scale != 1.0):
+            b = ((np.asarray(b, np.float64) + out_bias) * out_scale).astype(np.float32)
+            w = (np.asarray(w, np.float64) * out_scale).astype(np.float32)
         if last and block > 1 and w.shape[0] == 1:
             fb = f + block - 1
             wb = np.zeros((block * block, w.shape[1], fb, fb), np.float32)
@@ -152,7 +154,7 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
         f32 = np.float32
         t = g.add("Relu", [g.add("Add", [g.add("Mul", [y, g.const(f32(carry.a1))]), g.const(f32(carry.c1))])])
         t = g.add("Relu", [g.add("Add", [g.add("Mul", [t, g.const(f32(carry.a2))]), g.const(f32(carry.c2))])])
-        cur = g.add("Add", [cur, g.add("Mul", [t, g.const(f32(carry.a3))])])
+        cur = g.add("Add", [cur, g.add("Mul", [t, g.const(f32(carry.a3 * out_scale))])])
     return cur
 
 
@@ -168,29 +170,36 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int) -> bytes
     (uint8/uint16 rounded like the reference, or float32). Node names carry their stage
     ('colour', 'bicubic', 'cnn') for profiling.
 
-    Colour: the reference computes RGB = T_inv (YCbCr - offset). Here the LR conversion leaves
-    the offset out of Cb/Cr (bicubic weights sum to 1, so it commutes) and the CNN's last bias
-    takes the Y offset off, so the output conversion is one bias-free 3x3 MatMul.
+    Colour: the reference computes RGB = T_inv (YCbCr - offset), i.e. RGB = t (Y - 16/255) +
+    K (Cb, Cr) with t the first column of T_inv and K the rest (offsets taken off). Both
+    T and K are linear and so is the bicubic: K (Cb, Cr) is computed from the LR RGB by one
+    3x3 matrix (K T[1:]) and upsampled as three channels, the CNN's last layer takes the 16/255
+    off, and the output is one multiply-add and the rounding (QuantizeLinear: saturating,
+    half to even, where the reference rounds half up: a level apart only at exact halves).
+    The scale to the output range (255 or 65535) is folded into those matrices.
     """
     g = Graph("srcnn_fast_tile")
-    in_dt = np.dtype(in_dtype)
+    in_dt, dt = np.dtype(in_dtype), np.dtype(out_dtype)
     lr = g.input("lr", in_dt, ["h", "w", channels])
     ay, axt = g.input("ay", np.float32, ["Hy", "h"]), g.input("axt", np.float32, ["w", "Wy"])
     oe = g.input("oe", np.int64, [2])
     off = _OFFSET / 255.0
     unit = 1.0 / float(_MAX[in_dt]) if in_dt in _MAX else 1.0
+    to_int = float(_MAX[dt]) if dt in _MAX else 1.0
+    ax0 = g.const(np.array([0], np.int64))
     g.stage = "colour"
     x = g.add("Cast", [lr], to=1) if in_dt != np.dtype(np.float32) else lr
     if channels == 3:
         cy, cxt = g.input("cy", np.float32, ["th", "h"]), g.input("cxt", np.float32, ["w", "tw"])
-        m = (_T / 255.0 * unit).T.astype(np.float32)  # (h, w, 3) @ m: Y, Cb, Cr without offsets
-        ycc = g.add("Transpose", [g.add("MatMul", [x, g.const(m)])], perm=[2, 0, 1])  # (3, h, w)
-        axes = g.const(np.array([0], np.int64))
-        y = g.add("Slice", [ycc, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)), axes])
+        t_inv = _T_INV * 255.0 * to_int            # (Y, Cb, Cr) in [0, 1] units -> output units
+        to_ycc = _T / 255.0 * unit                 # input samples -> Y, Cb, Cr in [0, 1], no offsets
+        m = np.concatenate([to_ycc[:1], t_inv[:, 1:] @ to_ycc[1:]]).T.astype(np.float32)  # (3, 4)
+        yq = g.add("Transpose", [g.add("MatMul", [x, g.const(m)])], perm=[2, 0, 1])  # (4, h, w): Y, K(Cb, Cr)
+        y = g.add("Slice", [yq, ax0, g.const(np.array([1], np.int64)), ax0])
         y = g.add("Add", [y, g.const(np.float32(off[0]))])
-        c = g.add("Slice", [ycc, g.const(np.array([1], np.int64)), g.const(np.array([3], np.int64)), axes])
+        q = g.add("Slice", [yq, g.const(np.array([1], np.int64)), g.const(np.array([4], np.int64)), ax0])
         g.stage = "bicubic"
-        c = g.add("MatMul", [g.add("MatMul", [cy, c]), cxt])  # (2, th, tw)
+        q = g.add("MatMul", [g.add("MatMul", [cy, q]), cxt])  # (3, th, tw)
     else:
         y = g.add("Transpose", [x], perm=[2, 0, 1])
         if unit != 1.0:
@@ -198,29 +207,21 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int) -> bytes
     g.stage = "bicubic"
     y = g.add("MatMul", [g.add("MatMul", [ay, y]), axt])  # (1, Hy, Wy)
     g.stage = "cnn"
-    y = g.add("Unsqueeze", [y, g.const(np.array([0], np.int64))])
-    y = cnn_graph(g, y, layers, block, out_bias=-off[0] if channels == 3 else 0.0)
+    y = g.add("Unsqueeze", [y, ax0])
+    if channels == 3:
+        y = cnn_graph(g, y, layers, block, out_bias=-off[0])
+    else:
+        y = cnn_graph(g, y, layers, block, out_scale=to_int)
     y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, g.const(np.array([2, 3], np.int64))])
     g.stage = "colour"
-    y = g.add("Squeeze", [y, g.const(np.array([0], np.int64))])  # (1, th, tw)
-    dt = np.dtype(out_dtype)
-    to_int = float(_MAX[dt]) if dt in _MAX else 1.0
-    if channels == 3:
-        y = g.add("Transpose", [g.add("Concat", [y, c], axis=0)], perm=[1, 2, 0])
-        # integer output: the scale to 0..max goes into the matrix (one pass less over the tile)
-        y = g.add("MatMul", [y, g.const(np.ascontiguousarray((_T_INV * 255.0 * to_int).T).astype(np.float32))])
-    else:
-        y = g.add("Transpose", [y], perm=[1, 2, 0])
-        if to_int != 1.0:
-            y = g.add("Mul", [y, g.const(np.float32(to_int))])
+    if channels == 3:  # (1, 1, th, tw) * (3, 1, 1) + (3, th, tw)
+        y = g.add("Add", [g.add("Mul", [y, g.const(t_inv[:, :1, None].astype(np.float32))]), q])
     if dt in _MAX:
-        m = np.float32(_MAX[dt])
-        y = g.add("Floor", [g.add("Add", [y, g.const(np.float32(0.5))])])
-        y = g.add("Clip", [y, g.const(np.float32(0)), g.const(m)])
-        y = g.add("Cast", [y], to={np.dtype(np.uint8): 2, np.dtype(np.uint16): 4}[dt])
-    g.add("Identity", [y], out="out")
+        y = g.add("QuantizeLinear", [y, g.const(np.float32(1.0)), g.const(np.zeros((), dt))])
+    y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
+    g.add("Squeeze", [y, ax0], out="out")
     g.output("out", dt if dt in _MAX else np.float32, ["th", "tw", channels])
-    return g.serialize()
+    return g.serialize(opset=21)
 
 
 class FastModel:
@@ -380,8 +381,8 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
     all_tiles = list(tiles(oh, ow, tile))
     wy, iy = contributions(h, oh, float(s), True)
     wx, ix = contributions(w, ow, float(s), True)
-    rows = {(t.r0, t.r1): _axis(t.r0, t.r1, wy, iy, r, block) for t in all_tiles}
-    cols = {(t.c0, t.c1): _axis(t.c0, t.c1, wx, ix, r, block) for t in all_tiles}
+    rows = {k: _axis(*k, wy, iy, r, block) for k in {(t.r0, t.r1) for t in all_tiles}}
+    cols = {k: _axis(*k, wx, ix, r, block) for k in {(t.c0, t.c1) for t in all_tiles}}
     cols_t = {k: (np.ascontiguousarray(v.a.T), np.ascontiguousarray(v.c.T)) for k, v in cols.items()}
 
     def work(t):
