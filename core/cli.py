@@ -171,8 +171,9 @@ def _collect_inputs(inputs, recursive: bool):
               help="PNG zlib level: 1 is fast (OpenCV's default), 9 the smallest files.")
 @click.option("--max-pixels", type=click.IntRange(1, None), default=None,
               help="Refuse outputs larger than this many pixels (default 400 MP).")
-@click.option("--fast", is_flag=True,
-              help="One onnxruntime graph per tile (integer scales): about 2x faster, within one grey level.")
+@click.option("--fast/--reference", default=True,
+              help="--fast (default): one onnxruntime graph per tile (integer scales), about 2x faster; "
+                   "--reference: the reference pipeline, stage by stage. Within one grey level of each other.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
 def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_existing, recursive,
                 pattern, out_ext, quality, png_level, max_pixels, fast, quiet):

@@ -292,7 +292,7 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
 def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
-                 progress=None, fast: bool = False, png_level: int | None = None) -> list[str]:
+                 progress=None, fast: bool = True, png_level: int | None = None) -> list[str]:
     """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
 

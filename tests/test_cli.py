@@ -241,20 +241,21 @@ def test_models_and_demo(run, tmp_path):
     assert (tmp_path / "demo" / "comparison.png").exists() and "bicubic" in r.stdout
 
 
-def test_fast_flag_within_one_level(tmp_path):
-    """--fast (one onnxruntime graph per tile) against the reference path, shipped x3 weights."""
+def test_fast_default_within_one_level_of_reference(tmp_path):
+    """The default (--fast, one onnxruntime graph per tile) against --reference, shipped x3 weights."""
     from srcnn.runtime import available_models
     if not any(m.variant == "9-5-5" and m.scale == 3 for m in available_models()):
         pytest.skip("no shipped 9-5-5 x3 weights")
     src = tmp_path / "a.png"
     Image.fromarray(rand((40, 52, 3))).save(src)
-    for flag, name in (([], "ref.png"), (["--fast"], "fast.png")):
+    for flag, name in ((["--reference"], "ref.png"), ([], "fast.png"), (["--fast"], "fast2.png")):
         r = subprocess.run([sys.executable, "-m", "srcnn.cli", str(src), str(tmp_path / name), *flag],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
     a = np.asarray(Image.open(tmp_path / "ref.png")).astype(int)
     b = np.asarray(Image.open(tmp_path / "fast.png")).astype(int)
     assert a.shape == b.shape == (120, 156, 3) and np.abs(a - b).max() <= 1
+    assert np.array_equal(b, np.asarray(Image.open(tmp_path / "fast2.png")))
 
 
 def test_16bit_grey_alpha_png_stays_grey_alpha(run, tmp_path):

@@ -37,42 +37,45 @@ def test_halo_index_replicates():
 
 @settings(max_examples=25, deadline=None)
 @given(h=st.integers(1, 60), w=st.integers(1, 60), tile=st.integers(16, 70),
-       scale=st.sampled_from([1.0, 2.0, 2.5, 3.0, 4.0]))
-def test_tiled_equals_untiled(models, h, w, tile, scale):
+       scale=st.sampled_from([1.0, 2.0, 2.5, 3.0, 4.0]), fast=st.booleans())
+def test_tiled_equals_untiled(models, h, w, tile, scale, fast):
     img = np.random.default_rng(h * 100 + w).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    whole = upscale(img, scale, model=models["random"], tile=100000)
-    tiled = upscale(img, scale, model=models["random"], tile=tile)
+    whole = upscale(img, scale, model=models["random"], tile=100000, fast=fast)
+    tiled = upscale(img, scale, model=models["random"], tile=tile, fast=fast)
     assert np.array_equal(whole, tiled)
 
 
-def test_cnn_sees_replicate_padded_borders(models):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_cnn_sees_replicate_padded_borders(models, fast):
     """The Y the network gets is the bicubic image padded by repeating its edges."""
     m = models["random"]
     y = np.random.default_rng(5).random((40, 50))
     img = np.round(y * 255).astype(np.uint8)
-    out = upscale(img, 2, model=m, tile=100000)
+    out = upscale(img, 2, model=m, tile=100000, fast=fast)
     y_up = imresize(img.astype(np.float32) / 255, 2)
     ref = m.run(pad_replicate(y_up, m.radius))
     assert np.abs(out.astype(int) - from_float(ref.astype(np.float64), np.uint8)).max() <= 1
 
 
-def test_identity_network_gives_bicubic(models):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_identity_network_gives_bicubic(models, fast):
     """With an identity CNN, YCbCr -> bicubic -> RGB is bicubic on RGB (all steps are affine)."""
     rgb = np.random.default_rng(6).integers(0, 256, (30, 41, 3), dtype=np.uint8)
-    out = upscale(rgb, 3, model=models["identity"])
+    out = upscale(rgb, 3, model=models["identity"], fast=fast)
     ref = from_float(imresize(rgb.astype(np.float64) / 255, 3), np.uint8)
     assert np.abs(out.astype(int) - ref).max() <= 1
 
 
 @pytest.mark.parametrize("shape, dtype", [((20, 30), np.uint8), ((20, 30, 2), np.uint8), ((20, 30, 3), np.uint16),
                                           ((20, 30, 4), np.uint8), ((20, 30, 4), np.uint16), ((20, 30, 3), np.float32)])
-def test_layout_and_dtype_kept_alpha_bicubic(models, shape, dtype):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_layout_and_dtype_kept_alpha_bicubic(models, shape, dtype, fast):
     rng = np.random.default_rng(7)
     if dtype == np.float32:
         img = rng.random(shape).astype(np.float32)
     else:
         img = rng.integers(0, np.iinfo(dtype).max + 1, shape).astype(dtype)
-    out = upscale(img, 2, model=models["identity"])
+    out = upscale(img, 2, model=models["identity"], fast=fast)
     assert out.dtype == img.dtype and out.shape == (40, 60) + shape[2:]
     if len(shape) == 3 and shape[2] in (2, 4):
         maxv = 1.0 if dtype == np.float32 else np.iinfo(dtype).max
@@ -81,16 +84,18 @@ def test_layout_and_dtype_kept_alpha_bicubic(models, shape, dtype):
         assert np.abs(np.clip(ref, 0, 1) - got).max() <= 1.0 / maxv + 1e-6
 
 
-def test_grey_is_processed_as_y(models):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_grey_is_processed_as_y(models, fast):
     g = np.random.default_rng(8).integers(0, 256, (25, 25), dtype=np.uint8)
-    out = upscale(g, 2, model=models["identity"])
+    out = upscale(g, 2, model=models["identity"], fast=fast)
     assert np.abs(out.astype(int) - from_float(imresize(g / 255.0, 2), np.uint8)).max() <= 1
 
 
-def test_opencv_engine_agrees(models):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_opencv_engine_agrees(models, fast):
     info = models["random"].info
     img = np.random.default_rng(9).integers(0, 256, (33, 47, 3), dtype=np.uint8)
-    a = upscale(img, 3, model=Model(info, "onnxruntime"))
+    a = upscale(img, 3, model=Model(info, "onnxruntime"), fast=fast)
     b = upscale(img, 3, model=Model(info, "opencv"), tile=40)
     assert np.abs(a.astype(int) - b).max() <= 1
 
@@ -135,10 +140,11 @@ def test_absurd_size_rejected_before_work(models):
         upscale(np.zeros((100, 100), np.uint8), 16, model=models["random"], max_pixels=1_000_000)
 
 
-def test_thread_safe(models):
+@pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
+def test_thread_safe(models, fast):
     from concurrent.futures import ThreadPoolExecutor
     img = np.random.default_rng(10).integers(0, 256, (40, 40, 3), dtype=np.uint8)
-    ref = upscale(img, 2, model=models["random"])
+    ref = upscale(img, 2, model=models["random"], fast=fast)
     with ThreadPoolExecutor(4) as ex:
-        outs = list(ex.map(lambda _: upscale(img, 2, model=models["random"], tile=32), range(8)))
+        outs = list(ex.map(lambda _: upscale(img, 2, model=models["random"], tile=32, fast=fast), range(8)))
     assert all(np.array_equal(o, ref) for o in outs)
