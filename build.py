@@ -3,6 +3,7 @@
 
     python build.py train --name NAME [...]   train a model (needs `pip install .[train]`)
     python build.py weights                   export trained checkpoints to weights/ (+ manifests)
+    python build.py int8                      calibrate int8 for the fast path (manifests' "int8")
     python build.py reproduce RUN --out DIR   train RUN again with every stage that led to it
     python build.py opencv                    write plugins/opencv_dnn/models/srcnn_x{S}.onnx/.pb
     python build.py gimp                      zip the GIMP plug-ins into dist/
@@ -26,6 +27,9 @@ def main(argv: list[str]) -> int:
     if cmd == "weights":
         from srcnn.training.export import main as export
         return export(rest)
+    if cmd == "int8":
+        from srcnn.quant import main as int8
+        return int8(rest)
     if cmd == "opencv":
         from srcnn.opencv.build import main as build_opencv
         return build_opencv(rest)

@@ -5,7 +5,8 @@
 
 Optional: "profile": false (no stage split for the fast path), "tile_workers": N (fast path: tiles
 in parallel, one thread each, instead of threads inside each convolution), "png_level": 6 (what-if: PNG written
-with that zlib level instead of srcnn.imageio's default, 1).
+with that zlib level instead of srcnn.imageio's default, 1), "int8": true (fast path with the manifest's int8
+calibration; the result reports "fallbacks", tiles rerun in float32).
 
 prints one JSON line: seconds per stage, output size and the process's peak RSS (ru_maxrss and
 /proc/self/status VmHWM). The stages are timed without changing what runs:
@@ -83,7 +84,11 @@ def main(spec: dict) -> dict:
     if path == "fast":
         from srcnn.fast import FastModel
 
-        net = FastModel(info, threads, tile_workers=spec.get("tile_workers"))
+        int8 = None
+        if spec.get("int8"):
+            from srcnn.quant import int8_scales
+            int8 = int8_scales(info)
+        net = FastModel(info, threads, tile_workers=spec.get("tile_workers"), int8=int8)
         if spec.get("profile", True):
             orig = net.session_options
 
@@ -105,6 +110,7 @@ def main(spec: dict) -> dict:
     timer.t.clear()
     if path == "fast":
         sess = net.session(3, np.uint8, np.uint8)  # profiled from the warm-up on (a negligible share)
+        key = next(k for k, v in net._sessions.items() if v is sess)
         sess_run = sess.run
         proxy_calls = timer.wrap("graph", sess_run)
 
@@ -112,7 +118,7 @@ def main(spec: dict) -> dict:
             def __getattr__(self, k):
                 return getattr(sess, k)
             run = staticmethod(proxy_calls)
-        net._sessions[(3, np.dtype(np.uint8).str, np.dtype(np.uint8).str)] = Proxy()
+        net._sessions[key] = Proxy()
 
     t = time.perf_counter()
     pic = read_image(spec["input"])
@@ -129,6 +135,8 @@ def main(spec: dict) -> dict:
         t_encode = time.perf_counter() - t
     res = {"decode": t_decode, "upscale": t_up, "encode": t_encode, "load": t_load, "rss_upscale_mb": rss_upscale,
            "out_shape": list(out.shape), "mp": out.shape[0] * out.shape[1] / 1e6}
+    if path == "fast":
+        res["fallbacks"] = net.fallbacks
     if path == "fast":
         # With W tiles at once, graph calls overlap: their summed wall time is thread time, W
         # times the wall time they take in parallel (all workers stay busy but for the last tile).

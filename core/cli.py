@@ -174,9 +174,11 @@ def _collect_inputs(inputs, recursive: bool):
 @click.option("--fast/--reference", default=True,
               help="--fast (default): one onnxruntime graph per tile (integer scales), about 2x faster; "
                    "--reference: the reference pipeline, stage by stage. Within one grey level of each other.")
+@click.option("--int8", is_flag=True,
+              help="9-5-5: the middle layer in int8, about 1.8x faster again; Set5/Set14 PSNR within 0.02 dB.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
 def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_existing, recursive,
-                pattern, out_ext, quality, png_level, max_pixels, fast, quiet):
+                pattern, out_ext, quality, png_level, max_pixels, fast, int8, quiet):
     """Upscale INPUT (files, folders or globs) into OUTPUT (a file, or a folder for batches).
 
     \b
@@ -198,6 +200,17 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
         info = resolve_model(model, scale)
     except ModelError as e:
         raise UserError(str(e)) from None
+    if int8:
+        from .quant import int8_scales
+
+        if not fast or engine != "onnxruntime":
+            raise UserError("--int8 runs on the fast path: drop --reference / --engine opencv")
+        if int8_scales(info) is None:
+            raise UserError(f"--int8: {info.name} has no int8 calibration (the 9-5-5 models have one; "
+                            f"9-1-5 would only get slower)")
+        if not float(scale).is_integer() and not quiet:
+            click.echo(f"srcnn-cli: note: --int8 and the fast path are for integer scales; x{scale:g} runs "
+                       f"the reference path in float32", err=True)
     scale_txt = f"{scale:g}"
     if not quiet:
         how = "" if info.scale == scale else f" on the bicubic x{scale_txt} image (nearest trained scale)"
@@ -236,7 +249,7 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
                 dst.parent.mkdir(parents=True, exist_ok=True)
             notes = upscale_file(src, dst, scale=scale, model=str(info.manifest_path), engine=engine,
                                  tile=tile, threads=threads, overwrite=overwrite, quality=quality,
-                                 max_pixels=max_pixels, fast=fast, png_level=png_level,
+                                 max_pixels=max_pixels, fast=fast, png_level=png_level, int8=int8,
                                  progress=None if batch else _progress_bar(src.name, tty))
             done += 1
             if not quiet:

@@ -118,7 +118,7 @@ def split_carry(layers):
 
 
 def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_bias: float = 0.0,
-              out_scale: float = 1.0) -> str:
+              out_scale: float = 1.0, int8: tuple | None = None) -> str:
     """Nodes for the conv stack on ``x`` (1, C, H + 2r, W + 2r) -> (1, 1, H, W), 'valid'.
 
     H and W must be multiples of ``block`` (the last layer's output block) when block > 1.
@@ -126,6 +126,8 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
     ``out_scale * (CNN + out_bias)``, folded into the last layer's weights and bias.
     """
     core, carry = split_carry(layers) if split else (layers, None)
+    if int8 is not None:
+        core = equalize(core, *int8)
     cur = x
     for i, (w, b) in enumerate(core):
         last = i == len(core) - 1
@@ -142,6 +144,9 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
             cur = g.add("Conv", [cur, g.const(wb), g.const(np.repeat(b.astype(np.float32), block * block))],
                         kernel_shape=[fb, fb], strides=[block, block])
             cur = g.add("DepthToSpace", [cur], blocksize=block, mode="DCR")
+        elif i == 1 and int8 is not None and not last:
+            cur = qconv_relu(g, cur, w, b, 1.0 / 255, 1.0 / 255)
+            continue
         else:
             cur = g.add("Conv", [cur, g.const(w.astype(np.float32)), g.const(b.astype(np.float32))],
                         kernel_shape=[f, f])
@@ -158,7 +163,46 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
     return cur
 
 
-def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int) -> bytes:
+def equalize(core, r1, r2):
+    """Rescale the ReLU outputs of layers 1 and 2 so that each channel's calibrated range
+    (``r1``, ``r2``: per channel, e.g. a high percentile) becomes [0, 1], compensated in the
+    next layer's weights: the same function (a ReLU commutes with a positive scale), but one
+    uint8 step of 1/255 now fits every channel, as a per-channel activation scale would."""
+    (w1, b1), (w2, b2), (w3, b3) = [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in core]
+    k1 = np.where(np.asarray(r1) > 0, r1, 1.0)
+    k2 = np.where(np.asarray(r2) > 0, r2, 1.0)
+    w1, b1 = w1 / k1[:, None, None, None], b1 / k1
+    w2, b2 = w2 * k1[None, :, None, None] / k2[:, None, None, None], b2 / k2
+    w3 = w3 * k2[None, :, None, None]
+    return [(w.astype(np.float32), b.astype(np.float32)) for w, b in ((w1, b1), (w2, b2), (w3, b3))]
+
+
+def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-output-channel int8: (int8 weights, float32 scales), w ~ q * scale."""
+    m = np.abs(np.asarray(w, np.float64)).reshape(w.shape[0], -1).max(axis=1)
+    scale = np.where(m > 0, m / 127.0, 1.0)
+    q = np.clip(np.round(np.asarray(w, np.float64) / scale[:, None, None, None]), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+def qconv_relu(g: Graph, x: str, w, b, x_scale: float, y_scale: float) -> str:
+    """relu(conv(x, w) + b) in int8: x (>= 0) as uint8 steps of ``x_scale``, w per channel,
+    the result as uint8 steps of ``y_scale`` (zero point 0: the ReLU; saturates at 255 steps),
+    back to float32. onnxruntime runs QLinearConv on VNNI / AVX2 integer kernels. The two
+    uint8 tensors go to ``g.quantized`` (the tile graph reports whether either saturated)."""
+    wq, ws = quantize_weights(w)
+    bq = np.round(np.asarray(b, np.float64) / (x_scale * ws.astype(np.float64))).astype(np.int32)
+    u8 = np.uint8(0)
+    xq = g.add("QuantizeLinear", [x, g.const(np.float32(x_scale)), g.const(u8)])
+    g.quantized.append(xq)
+    yq = g.add("QLinearConv", [xq, g.const(np.float32(x_scale)), g.const(u8), g.const(wq), g.const(ws),
+                               g.const(np.zeros(len(ws), np.int8)), g.const(np.float32(y_scale)), g.const(u8),
+                               g.const(bq)], kernel_shape=[w.shape[2], w.shape[3]])
+    g.quantized.append(yq)
+    return g.add("DequantizeLinear", [yq, g.const(np.float32(y_scale)), g.const(u8)])
+
+
+def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=None) -> bytes:
     """LR patch -> HR tile, see the module docstring.
 
     Inputs: ``lr`` (h, w, C) in ``in_dtype`` (the image's own samples, C = 3 RGB or 1 grey);
@@ -209,9 +253,9 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int) -> bytes
     g.stage = "cnn"
     y = g.add("Unsqueeze", [y, ax0])
     if channels == 3:
-        y = cnn_graph(g, y, layers, block, out_bias=-off[0])
+        y = cnn_graph(g, y, layers, block, out_bias=-off[0], int8=int8)
     else:
-        y = cnn_graph(g, y, layers, block, out_scale=to_int)
+        y = cnn_graph(g, y, layers, block, out_scale=to_int, int8=int8)
     y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, g.const(np.array([2, 3], np.int64))])
     g.stage = "colour"
     if channels == 3:  # (1, 1, th, tw) * (3, 1, 1) + (3, th, tw)
@@ -221,6 +265,11 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int) -> bytes
     y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
     g.add("Squeeze", [y, ax0], out="out")
     g.output("out", dt if dt in _MAX else np.float32, ["th", "tw", channels])
+    if g.quantized:  # int8: the largest quantized activation; 255 = clipped, the caller reruns in float32
+        g.stage = "cnn"
+        m = [g.add("ReduceMax", [q], keepdims=0) for q in g.quantized]
+        g.add("Max", m, out="saturation")
+        g.output("saturation", np.uint8, [])
     return g.serialize(opset=21)
 
 
@@ -228,7 +277,8 @@ class FastModel:
     """A verified weight file as fast tile graphs (one per channel count and output dtype)."""
 
     def __init__(self, info: ModelInfo, threads: int | None = None, *, block: int = 4,
-                 session_config: dict | None = None, opt_level: str = "all", tile_workers: int | None = None):
+                 session_config: dict | None = None, opt_level: str = "all", tile_workers: int | None = None,
+                 int8: tuple | None = None):
         """``threads``: CPU threads (None: all usable cores).
         ``tile_workers``: tiles computed at once, each graph run on one thread (None: one per
         thread). 1: one tile at a time with ``threads`` onnxruntime threads inside each
@@ -254,6 +304,8 @@ class FastModel:
         # (file to file 4.36 s at 256, 4.61 s at 512).
         self.tile_cap = 192 if self.layers[1][0].shape[2] == 1 else 256
         self.block = block
+        self.int8 = int8
+        self.fallbacks = 0  # int8 tiles recomputed in float32 (an activation beyond its calibrated range)
         self.session_config = dict(session_config or {})
         self.opt_level = opt_level
         self._sessions: dict = {}
@@ -275,14 +327,16 @@ class FastModel:
             so.add_session_config_entry(k, str(v))
         return so
 
-    def session(self, channels: int, in_dtype, out_dtype):
-        """The tile graph for ``channels`` (3 or 1), input and output dtype (any integer scale)."""
-        key = (channels, np.dtype(in_dtype).str, np.dtype(out_dtype).str)
+    def session(self, channels: int, in_dtype, out_dtype, int8: bool | None = None):
+        """The tile graph for ``channels`` (3 or 1), input and output dtype (any integer scale);
+        ``int8``: None = as this model is set up, False = float32 (the int8 fallback)."""
+        q = self.int8 if int8 is None or int8 else None
+        key = (channels, np.dtype(in_dtype).str, np.dtype(out_dtype).str, q is not None)
         with self._lock:
             if key not in self._sessions:
                 import onnxruntime as ort
 
-                graph = _tile_graph(self.layers, channels, in_dtype, out_dtype, self.block)
+                graph = _tile_graph(self.layers, channels, in_dtype, out_dtype, self.block, q)
                 self._sessions[key] = ort.InferenceSession(graph, self.session_options(),
                                                            providers=["CPUExecutionProvider"])
             return self._sessions[key]
@@ -293,7 +347,7 @@ class FastModel:
 
         g = Graph("srcnn_fast_cnn")
         x = g.input("input", np.float32, [1, 1, "H", "W"])
-        g.add("Identity", [cnn_graph(g, x, self.layers, self.block)], out="output")
+        g.add("Identity", [cnn_graph(g, x, self.layers, self.block, int8=self.int8)], out="output")
         g.output("output", np.float32, [1, 1, "Ho", "Wo"])
         return ort.InferenceSession(g.serialize(), self.session_options(self.cnn_threads),
                                     providers=["CPUExecutionProvider"])
@@ -309,13 +363,26 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_fast_model(info: ModelInfo, threads: int | None = None) -> FastModel | None:
-    """Cached ``FastModel``; None for a weight file that is not a plain Y conv stack."""
-    key = (str(info.onnx_path), info.sha256, threads)
+def load_fast_model(info: ModelInfo, threads: int | None = None, int8: bool = False) -> FastModel | None:
+    """Cached ``FastModel``; None for a weight file that is not a plain Y conv stack.
+
+    ``int8``: layer 2 in int8 with the manifest's accepted calibration (``srcnn.quant``);
+    a ``ModelError`` where there is none."""
+    from .runtime import ModelError
+
+    key = (str(info.onnx_path), info.sha256, threads, bool(int8))
+    scales = None
+    if int8:
+        from .quant import int8_scales
+
+        scales = int8_scales(info)
+        if scales is None:
+            raise ModelError(f"{info.name} has no int8 calibration (9-5-5 models have one: "
+                             f"`python build.py int8`; 9-1-5 would only get slower)")
     with _CACHE_LOCK:
         if key not in _CACHE:
             try:
-                _CACHE[key] = FastModel(info, threads)
+                _CACHE[key] = FastModel(info, threads, int8=scales)
             except ValueError:
                 _CACHE[key] = None
         return _CACHE[key]
@@ -372,6 +439,7 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
     dt = np.dtype(image.dtype)
     graph_dt = dt if dt in _MAX else np.dtype(np.float32)
     sess = net.session(colour, graph_dt, graph_dt)
+    fp32 = net.session(colour, graph_dt, graph_dt, int8=False) if net.int8 is not None else None
     r, block = net.radius, net.block
     out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
     alpha = None
@@ -394,7 +462,12 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
         feed = {"lr": patch, "ay": ay.a, "axt": axt, "oe": np.array([t.r1 - t.r0, t.c1 - t.c0], np.int64)}
         if colour == 3:
             feed["cy"], feed["cxt"] = ay.c, cxt
-        y = sess.run(None, feed)[0]
+        res = sess.run(None, feed)
+        y = res[0]
+        if fp32 is not None and res[1] >= 255:  # int8 clipped somewhere in this tile: float32 instead
+            y = fp32.run(None, feed)[0]
+            with net._lock:
+                net.fallbacks += 1
         if image.ndim == 2:
             out[t.r0:t.r1, t.c0:t.c1] = y[:, :, 0]
         else:

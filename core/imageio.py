@@ -292,7 +292,7 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
 def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
-                 progress=None, fast: bool = True, png_level: int | None = None) -> list[str]:
+                 progress=None, fast: bool = True, png_level: int | None = None, int8: bool = False) -> list[str]:
     """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
 
@@ -308,7 +308,7 @@ def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float
     h, w = pic.pixels.shape[:2]
     check_size(h, w, scale, max_out)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
-                  threads=threads, progress=progress, max_pixels=max_out, fast=fast)
+                  threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8)
     pic.pixels = out
     return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src],
                        png_level=PNG_LEVEL if png_level is None else png_level, threads=threads)

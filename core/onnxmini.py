@@ -84,6 +84,7 @@ class Graph:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     stage: str = ""  # prefix of the names of nodes added next (profiling groups nodes by it)
+    quantized: list = field(default_factory=list)  # uint8 tensors a saturation check reads
     _n: int = 0
 
     def const(self, arr, name: str | None = None) -> str:
