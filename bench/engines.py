@@ -101,6 +101,18 @@ class FastTiles:
         return out
 
 
+class FastTilesInt8(FastTiles):
+    """``FastTiles`` with the middle layer in int8 (``srcnn.quant``; the manifest's calibration).
+    The CNN alone, without the tile pipeline's float32 rerun of clipped tiles."""
+
+    name = "onnxruntime fast int8 (--int8), tiles in parallel"
+
+    def __init__(self, info: ModelInfo, threads: int | None):
+        from srcnn.quant import int8_scales
+
+        super().__init__(info, threads, int8=int8_scales(info))
+
+
 class Fold:
     """``srcnn.fold``: bicubic folded into layer 1, fed the LR image. Needs the LR image, so
     ``run_lr`` is its entry; ``run`` (pre-upsampled input) is not available."""

@@ -132,8 +132,9 @@ def best_of(fn, reps: int, settle: float = 0.5) -> float:
 
 
 def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak: float) -> tuple[str, dict]:
-    from engines import Fast, FastTiles, Fold, Reference, TorchEager, direct_flops
+    from engines import Fast, FastTiles, FastTilesInt8, Fold, Reference, TorchEager, direct_flops
     from srcnn.onnxmini import read_conv_stack
+    from srcnn.quant import int8_scales
 
     rows, found = [], {}
     for info in models:
@@ -142,6 +143,8 @@ def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak
                    Reference(info, "opencv", threads), Fold(info, threads)]
         if with_torch:
             engines.append(TorchEager(info, threads))
+        if int8_scales(info) is not None:
+            engines.append(FastTilesInt8(info, threads))
         r = engines[0].radius
         rng = np.random.default_rng(0)
         y = rng.random((size + 2 * r, size + 2 * r), dtype=np.float32)
@@ -306,6 +309,7 @@ E2E_HEAD = ["case", "MP", "total s", "MP/s", "MP/s upscale only",
 def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
     from engines import Fast, FastTiles, Fold, Reference, TorchEager
     from srcnn.evaluate import evaluate
+    from srcnn.quant import int8_scales
     from srcnn.fast import FastModel, upscale_fast
     from srcnn.protocol import list_images, load_uint8, prepare, score
     from srcnn.resize import imresize
@@ -325,9 +329,15 @@ def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
             res[label] = \
                 evaluate(folder, s, e, with_ssim=False)["mean"]["srcnn"]["psnr"]
         fm, fold = FastModel(info, threads), Fold(info, threads)
+        scales = int8_scales(info)
+        fm8 = FastModel(info, threads, int8=scales) if scales is not None else None
         lr_paths = {"fast pipeline (LR in)": lambda y: upscale_fast(y, s, fm),
+                    "fast int8 pipeline (LR in)": (lambda y: upscale_fast(y, s, fm8)) if fm8 else None,
                     "fold (LR in)": fold.upscale_y}
         for name, fn in lr_paths.items():
+            if fn is None:
+                res[name] = float("nan")
+                continue
             vals = []
             for p in list_images(folder):
                 smp = prepare(p.stem, load_uint8(p), s)
@@ -336,7 +346,7 @@ def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
             res[name] = float(np.mean(vals))
         rows.append((info, res))
     cols = list(rows[0][1])
-    out = [[i.variant, f"x{i.scale}"] + [f"{r[c]:.3f}" for c in cols] for i, r in rows]
+    out = [[i.variant, f"x{i.scale}"] + ["-" if np.isnan(r[c]) else f"{r[c]:.3f}" for c in cols] for i, r in rows]
     return md_table(["variant", "scale"] + cols, out)
 
 
@@ -417,6 +427,8 @@ def main(argv=None) -> int:
             say(bench_tiles(info, threads, workdir, 4.0, [128, 192, 256, 512, 1024], 2) + "\n")
         say("(The fast path caps tiles at 256, 192 for a 1x1 middle layer; this table lifts the cap.)\n")
     variants = sorted({i.variant for i in models if i.scale == scale}, key=lambda v: v != "9-5-5")
+    from srcnn.quant import int8_scales
+    int8_variants = {i.variant for i in models if i.scale == scale and int8_scales(i) is not None}
     sizes = [1.0] if quick else [1.0, 12.0]
     big_mp = sizes[-1]
     tile = args.tile
@@ -437,6 +449,9 @@ def main(argv=None) -> int:
         for v in variants:
             for path in ["fast", "reference"] + (["opencv"] if mp <= 1.0 and not quick else []):
                 rows.append(e2e_row(f"{v} {path} ~{mp:g} MP", case(mp, v, path, threads)))
+            if v in int8_variants:
+                r8 = case(mp, v, "fast", threads, int8=True)
+                rows.append(e2e_row(f"{v} fast --int8 ~{mp:g} MP ({r8.get('fallbacks', 0)} tiles rerun)", r8))
     say(md_table(E2E_HEAD, rows) + "\n")
     say("colour = colour conversion, tiling, rounding and copies (all but bicubic and CNN inside upscale); "
         "the fast path's split inside its graph comes from onnxruntime's profiler.\n")
@@ -537,6 +552,15 @@ def main(argv=None) -> int:
     say(f"## Targets (fast path; {big_mp:g} MP = the large end-to-end case{'; --quick sizes' if quick else ''})\n")
     say(md_table(["what", "must", "aim", "file to file (PNG as srcnn writes it)"] + list(alt), trows) + "\n")
     say("The 100 MP 'upscale only' RSS is the process's peak before the encoder ran.\n")
+    from engines import FastTilesInt8
+    q8 = cnn.get(("9-5-5", 3, FastTilesInt8.name))
+    if q8 is not None and "9-5-5" in int8_variants:
+        r8, r32 = case(big_mp, "9-5-5", "fast", threads, int8=True), case(big_mp, "9-5-5", "fast", threads)
+        say(f"int8 (opt-in, `--int8`, not in the targets above): 9-5-5 x3 CNN {q8 / peak:.2f} of the fp32 peak "
+            f"(float32-equivalent FLOPs); ~{big_mp:g} MP file to file {total_s(r8):.2f} s against {total_s(r32):.2f} s "
+            f"({total_s(r32) / total_s(r8):.2f}x), upscale only {r32['upscale'] / r8['upscale']:.2f}x; "
+            f"9-1-5 / 9-5-5 int8 file to file {total_s(r8) / total_s(case(big_mp, '9-1-5', 'fast', threads)):.2f}x.\n"
+            if "9-1-5" in variants else "\n")
     one = cnn.get(("9-5-5", 3, Fast.name))
     if one is not None and "cnn_peak" in vals:
         say(f"CNN throughput: the CNN as srcnn.upscale(fast=True) runs it (tiles in parallel, one thread each); "
