@@ -39,7 +39,7 @@ from .border import tiles
 from .colour import _MAX, _OFFSET, _T, _T_INV
 from .onnxmini import Graph, read_conv_stack
 from .resize import contributions, output_size, resize_region
-from .runtime import ModelInfo
+from .runtime import ModelInfo, usable_cores
 
 __all__ = ["FastModel", "load_fast_model", "upscale_fast", "bicubic_phases", "split_carry",
            "cnn_graph", "DEFAULT_FAST_TILE"]
@@ -293,7 +293,7 @@ class FastModel:
             raise ValueError("only Y-channel networks")
         self.radius = sum(w.shape[2] // 2 for w, _ in self.layers)
         if tile_workers is None:
-            tile_workers = threads or _usable_cores()
+            tile_workers = threads or usable_cores()
         self.tile_workers = max(1, int(tile_workers))
         self.cnn_threads = threads  # the conv stack alone (cnn_session), for benchmarks
         self.threads = 1 if self.tile_workers > 1 else threads
@@ -351,12 +351,6 @@ class FastModel:
         g.output("output", np.float32, [1, 1, "Ho", "Wo"])
         return ort.InferenceSession(g.serialize(), self.session_options(self.cnn_threads),
                                     providers=["CPUExecutionProvider"])
-
-
-def _usable_cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 _CACHE: dict = {}

@@ -97,8 +97,9 @@ def png_parts(pixels: np.ndarray, *, icc_profile: bytes | None = None, exif: byt
     depth = 8 * a.dtype.itemsize
     rows = np.ascontiguousarray(a.astype(a.dtype.newbyteorder(">"), copy=False)).view(np.uint8).reshape(h, -1)
     if threads is None:
-        import os
-        threads = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        from .runtime import usable_cores
+
+        threads = max(1, min(8, usable_cores()))
     if band_rows is None:
         band_rows = max(16, -(-h // (threads * 4)))  # a few bands per thread, at least 16 rows
     starts = list(range(0, h, band_rows))

@@ -26,6 +26,11 @@ class ModelError(Exception):
     """A weight file or manifest that cannot be used (missing, corrupt, tampered, wrong kind)."""
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def weights_dir() -> Path:
     """The shipped weights (``weights/`` in the source tree, ``srcnn/weights`` when installed)."""
     env = os.environ.get("SRCNN_WEIGHTS")
