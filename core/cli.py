@@ -112,14 +112,21 @@ def models_cmd(as_json):
     if not ms:
         click.echo("no models shipped in this installation")
         return
-    click.echo(f"{'variant':8} {'scale':>5} {'params':>7} {'Set5 PSNR':>10} {'Set14 PSNR':>10}  file")
+    from .quant import int8_scales
+
+    click.echo(f"{'variant':8} {'scale':>5} {'params':>7} {'Set5 PSNR':>10} {'Set14 PSNR':>10} "
+               f"{'--int8 (Set5/Set14 dB)':>23}  file")
     for m in ms:
         met = m.raw.get("metrics", {})
         def pick(ds):
             v = met.get(ds, {}).get("srcnn", {}).get("psnr")
             return f"{v:.2f}" if v is not None else "-"
+        q = "-"
+        if int8_scales(m) is not None:
+            d = m.raw["int8"].get("metrics", {})
+            q = " / ".join(f"{-d[ds]['drop_db']:+.3f}" if ds in d else "?" for ds in ("Set5", "Set14"))
         click.echo(f"{m.variant:8} {'x' + str(m.scale):>5} {m.raw['architecture']['parameters']:>7} "
-                   f"{pick('Set5'):>10} {pick('Set14'):>10}  {m.onnx_path.name}")
+                   f"{pick('Set5'):>10} {pick('Set14'):>10} {q:>23}  {m.onnx_path.name}")
 
 
 def _collect_inputs(inputs, recursive: bool):
