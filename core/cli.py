@@ -76,7 +76,8 @@ def _progress_bar(label: str, enabled: bool):
 @click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--no-ssim", is_flag=True, help="PSNR only (faster).")
-def eval_cmd(folder, scale, model, engine, as_json, no_ssim):
+@click.option("--int8", is_flag=True, help="The network as `srcnn-cli --int8` runs it (9-5-5 models).")
+def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8):
     """Bicubic and SRCNN PSNR/SSIM on Y for every image in FOLDER (the paper's protocol)."""
     from .evaluate import evaluate, format_table
     from .runtime import ModelError, load_model, resolve_model
@@ -88,9 +89,16 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim):
             if info.scale != scale:
                 raise UserError(f"model {info.name} is trained for x{info.scale}, not x{scale}; "
                                 f"evaluation needs a model of the same scale")
-            net = load_model(info, engine)
+            if int8:
+                from .quant import Int8Model
+
+                if engine != "onnxruntime":
+                    raise UserError("--int8 runs on onnxruntime: drop --engine opencv")
+                net = Int8Model(info)
+            else:
+                net = load_model(info, engine)
         except ModelError as e:
-            raise UserError(str(e)) from None
+            raise UserError(f"--int8: {e}" if int8 else str(e)) from None
     try:
         res = evaluate(folder, scale, net, with_ssim=not no_ssim,
                        progress=_progress_bar("evaluating", not as_json and sys.stderr.isatty()))

@@ -341,15 +341,21 @@ class FastModel:
                                                            providers=["CPUExecutionProvider"])
             return self._sessions[key]
 
-    def cnn_session(self):
-        """The conv stack alone, (1, 1, H + 2r, W + 2r) -> (1, 1, H, W), H, W multiples of block."""
+    def cnn_session(self, int8: bool | None = None, saturation: bool = False):
+        """The conv stack alone, (1, 1, H + 2r, W + 2r) -> (1, 1, H, W), H, W multiples of block.
+        ``int8`` as in ``session``; ``saturation``: int8 also outputs the largest quantized
+        activation (255 = clipped), like the tile graph."""
         import onnxruntime as ort
 
+        q = self.int8 if int8 is None or int8 else None
         g = Graph("srcnn_fast_cnn")
         x = g.input("input", np.float32, [1, 1, "H", "W"])
-        g.add("Identity", [cnn_graph(g, x, self.layers, self.block, int8=self.int8)], out="output")
+        g.add("Identity", [cnn_graph(g, x, self.layers, self.block, int8=q)], out="output")
         g.output("output", np.float32, [1, 1, "Ho", "Wo"])
-        return ort.InferenceSession(g.serialize(), self.session_options(self.cnn_threads),
+        if saturation and g.quantized:
+            g.add("Max", [g.add("ReduceMax", [t], keepdims=0) for t in g.quantized], out="saturation")
+            g.output("saturation", np.uint8, [])
+        return ort.InferenceSession(g.serialize(opset=18), self.session_options(self.cnn_threads),
                                     providers=["CPUExecutionProvider"])
 
 

@@ -33,7 +33,8 @@ import numpy as np
 
 from .runtime import ModelError, ModelInfo
 
-__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_scales", "calibrate", "check", "main"]
+__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_scales", "calibrate", "check", "Int8Model",
+           "main"]
 
 MAX_DROP_DB = 0.02
 PERCENTILE = 100.0
@@ -102,6 +103,45 @@ def calibrate(info: ModelInfo, folder: Path, percentile: float = PERCENTILE) -> 
     layers = read_conv_stack(info.onnx_path.read_bytes())
     ys = (prepare(p.stem, load_uint8(p), info.scale).y_bicubic.astype(np.float32) for p in list_images(folder))
     return activation_scales(layers, ys, percentile)
+
+
+class Int8Model:
+    """The int8 CNN as a ``srcnn.runtime.Model``-like object (``info``, ``radius``,
+    ``run(y)``) for ``srcnn.evaluate``: the output cut into the fast path's tiles, each run in
+    int8 and rerun in float32 where its activations clipped, as ``srcnn.upscale`` does."""
+
+    def __init__(self, info: ModelInfo, threads: int | None = None):
+        from .fast import FastModel
+
+        scales = int8_scales(info)
+        if scales is None:
+            raise ModelError(f"{info.name} has no int8 calibration (the 9-5-5 models have one; "
+                             f"9-1-5 would only get slower)")
+        fm = FastModel(info, threads, tile_workers=1, int8=scales)
+        self.info, self.radius, self.block, self.tile = info, fm.radius, fm.block, fm.tile_cap
+        self.engine = "onnxruntime"
+        self.q8 = fm.cnn_session(saturation=True)
+        self.fp32 = fm.cnn_session(int8=False)
+        self.reruns = 0
+
+    def run(self, y: np.ndarray) -> np.ndarray:
+        from .border import tiles
+
+        r, b = self.radius, self.block
+        h, w = y.shape[0] - 2 * r, y.shape[1] - 2 * r
+        out = np.empty((h, w), np.float32)
+        for t in tiles(h, w, self.tile):
+            x = y[t.r0:t.r1 + 2 * r, t.c0:t.c1 + 2 * r]
+            th, tw = t.r1 - t.r0, t.c1 - t.c0
+            if th % b or tw % b:
+                x = np.pad(x, ((0, (-th) % b), (0, (-tw) % b)), mode="edge")
+            feed = {"input": np.ascontiguousarray(x, np.float32)[None, None]}
+            o, sat = self.q8.run(None, feed)
+            if sat >= 255:
+                o = self.fp32.run(None, feed)[0]
+                self.reruns += 1
+            out[t.r0:t.r1, t.c0:t.c1] = o[0, 0, :th, :tw]
+        return out
 
 
 def check(info: ModelInfo, scales: tuple, datasets: Path, threads: int | None = None,

@@ -216,3 +216,46 @@ def test_int8_psnr_within_bar_measured_afresh(ds):
     for info in models:
         m = check(info, int8_scales(info), folder.parent, datasets_only=(ds,))[ds]
         assert m["drop_db"] <= MAX_DROP_DB, (info.name, m)
+
+
+def test_int8_model_tiles_equal_whole_image():
+    """Int8Model (what `srcnn-cli eval --int8` scores) tile by tile == the int8 CNN on the whole
+    image where nothing clipped (quantization is elementwise with fixed scales)."""
+    from srcnn.fast import FastModel
+    from srcnn.quant import Int8Model
+
+    if ("9-5-5", 3) not in {(i.variant, i.scale) for i in _shipped_int8()}:
+        pytest.skip("no shipped 9-5-5 x3 with int8")
+    info = resolve_model("9-5-5", 3)
+    m = Int8Model(info)
+    m.tile = 64
+    rng = np.random.default_rng(3)
+    from srcnn.resize import imresize
+    y = np.float32(np.clip(imresize(rng.random((30, 34)), 6.0) * 0.7 + 0.15, 0, 1))  # smooth: no clipping
+    got = m.run(y)
+    assert m.reruns == 0
+    whole = FastModel(info, int8=int8_scales(info)).cnn_session(saturation=True)
+    h, w = got.shape
+    pad = np.pad(y, ((0, (-h) % 4), (0, (-w) % 4)), mode="edge")
+    want, sat = whole.run(None, {"input": pad[None, None]})
+    assert sat < 255
+    assert np.abs(got - want[0, 0, :h, :w]).max() <= 1e-6
+
+
+def test_cli_eval_int8(tmp_path):
+    from PIL import Image
+
+    if ("9-5-5", 3) not in {(i.variant, i.scale) for i in _shipped_int8()}:
+        pytest.skip("no shipped 9-5-5 x3 with int8")
+    for i in range(2):
+        Image.fromarray(_photo_like(96, 120, seed=i)).save(tmp_path / f"p{i}.png")
+    res = {}
+    for flag in ([], ["--int8"]):
+        r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(tmp_path), "--scale", "3", "--no-ssim",
+                            "--json", *flag], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        res[bool(flag)] = json.loads(r.stdout)["mean"]["srcnn"]["psnr"]
+    assert res[True] != res[False] and abs(res[True] - res[False]) <= 0.05
+    r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(tmp_path), "--scale", "3", "--int8",
+                        "--model", "9-1-5"], capture_output=True, text=True)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "int8" in r.stderr
