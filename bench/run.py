@@ -134,7 +134,7 @@ def best_of(fn, reps: int, settle: float = 0.5) -> float:
 def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak: float) -> tuple[str, dict]:
     from engines import Fast, FastTiles, FastTilesInt8, Fold, Reference, TorchEager, direct_flops
     from srcnn.onnxmini import read_conv_stack
-    from srcnn.quant import int8_scales
+    from srcnn.quant import int8_cpu_problem, int8_scales
 
     rows, found = [], {}
     for info in models:
@@ -143,7 +143,7 @@ def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak
                    Reference(info, "opencv", threads), Fold(info, threads)]
         if with_torch:
             engines.append(TorchEager(info, threads))
-        if int8_scales(info) is not None:
+        if int8_scales(info) is not None and int8_cpu_problem() is None:
             engines.append(FastTilesInt8(info, threads))
         r = engines[0].radius
         rng = np.random.default_rng(0)
@@ -309,7 +309,7 @@ E2E_HEAD = ["case", "MP", "total s", "MP/s", "MP/s upscale only",
 def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
     from engines import Fast, FastTiles, Fold, Reference, TorchEager
     from srcnn.evaluate import evaluate
-    from srcnn.quant import int8_scales
+    from srcnn.quant import int8_cpu_problem, int8_scales
     from srcnn.fast import FastModel, upscale_fast
     from srcnn.protocol import list_images, load_uint8, prepare, score
     from srcnn.resize import imresize
@@ -329,7 +329,7 @@ def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
             res[label] = \
                 evaluate(folder, s, e, with_ssim=False)["mean"]["srcnn"]["psnr"]
         fm, fold = FastModel(info, threads), Fold(info, threads)
-        scales = int8_scales(info)
+        scales = int8_scales(info) if int8_cpu_problem() is None else None
         fm8 = FastModel(info, threads, int8=scales) if scales is not None else None
         lr_paths = {"fast pipeline (LR in)": lambda y: upscale_fast(y, s, fm),
                     "fast int8 pipeline (LR in)": (lambda y: upscale_fast(y, s, fm8)) if fm8 else None,
@@ -427,8 +427,9 @@ def main(argv=None) -> int:
             say(bench_tiles(info, threads, workdir, 4.0, [128, 192, 256, 512, 1024], 2) + "\n")
         say("(The fast path caps tiles at 256, 192 for a 1x1 middle layer; this table lifts the cap.)\n")
     variants = sorted({i.variant for i in models if i.scale == scale}, key=lambda v: v != "9-5-5")
-    from srcnn.quant import int8_scales
-    int8_variants = {i.variant for i in models if i.scale == scale and int8_scales(i) is not None}
+    from srcnn.quant import int8_cpu_problem, int8_scales
+    int8_variants = {i.variant for i in models if i.scale == scale and int8_scales(i) is not None
+                     and int8_cpu_problem() is None}
     sizes = [1.0] if quick else [1.0, 12.0]
     big_mp = sizes[-1]
     tile = args.tile

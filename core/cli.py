@@ -216,10 +216,12 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
     except ModelError as e:
         raise UserError(str(e)) from None
     if int8:
-        from .quant import int8_scales
+        from .quant import int8_cpu_problem, int8_scales
 
         if not fast or engine != "onnxruntime":
             raise UserError("--int8 runs on the fast path: drop --reference / --engine opencv")
+        if int8_cpu_problem():
+            raise UserError(f"--int8: {int8_cpu_problem()}")
         if int8_scales(info) is None:
             raise UserError(f"--int8: {info.name} has no int8 calibration (the 9-5-5 models have one; "
                             f"9-1-5 would only get slower)")

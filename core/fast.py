@@ -373,8 +373,11 @@ def load_fast_model(info: ModelInfo, threads: int | None = None, int8: bool = Fa
     key = (str(info.onnx_path), info.sha256, threads, bool(int8))
     scales = None
     if int8:
-        from .quant import int8_scales
+        from .quant import int8_cpu_problem, int8_scales
 
+        problem = int8_cpu_problem()
+        if problem:
+            raise ModelError(problem)
         scales = int8_scales(info)
         if scales is None:
             raise ModelError(f"{info.name} has no int8 calibration (9-5-5 models have one: "

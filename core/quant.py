@@ -33,13 +33,37 @@ import numpy as np
 
 from .runtime import ModelError, ModelInfo
 
-__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_scales", "calibrate", "check", "Int8Model",
+__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_cpu_problem", "int8_scales", "calibrate", "check", "Int8Model",
            "main"]
 
 MAX_DROP_DB = 0.02
 PERCENTILE = 100.0
 HEADROOM = 1.25
 SAMPLES_PER_IMAGE = 20000
+
+
+def int8_cpu_problem() -> str | None:
+    """None where this CPU runs the int8 path exactly, else why not.
+
+    onnxruntime multiplies uint8 by int8 with VNNI (``vpdpbusd``, 32-bit sums) where the CPU
+    has it; without VNNI its x86 kernels pair products into 16-bit sums (``vpmaddubsw``),
+    which saturate for full-range weights, so the int8 path needs AVX512-VNNI or AVX-VNNI.
+    ``SRCNN_INT8_CPU=ok`` overrides the check (e.g. a VNNI CPU this check cannot read)."""
+    import os
+    import platform
+
+    if os.environ.get("SRCNN_INT8_CPU") == "ok":
+        return None
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"int8 needs an x86-64 CPU with VNNI (this is {platform.machine()})"
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "int8 needs a CPU with VNNI, and this system does not say (no /proc/cpuinfo)"
+    if not {"avx512_vnni", "avx_vnni"} & set(flags):
+        return "int8 needs a CPU with VNNI (AVX512-VNNI or AVX-VNNI); this one has none"
+    return None
 
 
 def int8_scales(info: ModelInfo) -> tuple[np.ndarray, np.ndarray] | None:
@@ -113,6 +137,9 @@ class Int8Model:
     def __init__(self, info: ModelInfo, threads: int | None = None):
         from .fast import FastModel
 
+        problem = int8_cpu_problem()
+        if problem:
+            raise ModelError(problem)
         scales = int8_scales(info)
         if scales is None:
             raise ModelError(f"{info.name} has no int8 calibration (the 9-5-5 models have one; "
@@ -198,6 +225,10 @@ def main(argv=None) -> int:
     p.add_argument("--percentile", type=float, default=PERCENTILE)
     p.add_argument("--headroom", type=float, default=HEADROOM, help="ranges = headroom x the percentile")
     args = p.parse_args(argv)
+    problem = int8_cpu_problem()
+    if problem:
+        print(f"build.py int8: {problem}", file=sys.stderr)
+        return 2
     datasets = Path(args.datasets or os.environ.get("SRCNN_DATASETS")
                     or Path(__file__).resolve().parents[2] / "shared" / "datasets")
     if not (datasets / "T91").is_dir():

@@ -22,9 +22,12 @@ from srcnn.demo import test_picture as demo_picture
 from srcnn.fast import equalize, qconv_relu, quantize_weights, split_carry
 from srcnn.onnxmini import Graph
 from srcnn.pipeline import upscale
-from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_scales
+from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_cpu_problem, int8_scales
 from srcnn.runtime import ModelError, ModelInfo, available_models, resolve_model
 from conftest import dataset, random_layers
+
+
+needs_vnni = pytest.mark.skipif(int8_cpu_problem() is not None, reason=str(int8_cpu_problem()))
 
 
 def _run(g: Graph, feed: dict):
@@ -81,6 +84,7 @@ def _numpy_qconv(x, w, b, xs, ys):
     return (yq * ys)[None]
 
 
+@needs_vnni
 def test_qlinearconv_layer_matches_integer_model():
     rng = np.random.default_rng(2)
     w = rng.normal(0, 0.05, (16, 8, 5, 5)).astype(np.float32)
@@ -151,6 +155,7 @@ def _photo_like(h=160, w=200, seed=0):
     return np.clip((base * 0.8 + 0.1) * 255 + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
 
 
+@needs_vnni
 def test_int8_runs_and_stays_close_on_photo_like_content():
     from srcnn.fast import load_fast_model
 
@@ -167,6 +172,7 @@ def test_int8_runs_and_stays_close_on_photo_like_content():
     assert 10 * np.log10(255.0 ** 2 / np.mean((a - b) ** 2)) >= 50
 
 
+@needs_vnni
 def test_int8_upscale_close_to_reference():
     """The demo picture's hard synthetic edges clip int8 activations: those tiles are rerun."""
     if ("9-5-5", 3) not in {(i.variant, i.scale) for i in _shipped_int8()}:
@@ -182,7 +188,8 @@ def test_int8_upscale_close_to_reference():
     assert np.abs(a - c).mean() < d.mean() / 10
 
 
-def test_int8_refused_without_calibration(tiny_weights):
+def test_int8_refused_without_calibration(tiny_weights, monkeypatch):
+    monkeypatch.setenv("SRCNN_INT8_CPU", "ok")
     img = np.zeros((10, 10, 3), np.uint8)
     with pytest.raises(ModelError, match="no int8 calibration"):
         upscale(img, 3, int8=True)
@@ -207,6 +214,7 @@ def test_cli_int8_errors_are_one_line(tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1 and "--int8" in r.stderr and "Traceback" not in r.stderr
 
 
+@needs_vnni
 @pytest.mark.parametrize("ds", ["Set5", "Set14"])
 def test_int8_psnr_within_bar_measured_afresh(ds):
     folder = dataset(ds)
@@ -218,6 +226,7 @@ def test_int8_psnr_within_bar_measured_afresh(ds):
         assert m["drop_db"] <= MAX_DROP_DB, (info.name, m)
 
 
+@needs_vnni
 def test_int8_model_tiles_equal_whole_image():
     """Int8Model (what `srcnn-cli eval --int8` scores) tile by tile == the int8 CNN on the whole
     image where nothing clipped (quantization is elementwise with fixed scales)."""
@@ -242,6 +251,7 @@ def test_int8_model_tiles_equal_whole_image():
     assert np.abs(got - want[0, 0, :h, :w]).max() <= 1e-6
 
 
+@needs_vnni
 def test_cli_eval_int8(tmp_path):
     from PIL import Image
 
@@ -259,3 +269,15 @@ def test_cli_eval_int8(tmp_path):
     r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(tmp_path), "--scale", "3", "--int8",
                         "--model", "9-1-5"], capture_output=True, text=True)
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "int8" in r.stderr
+
+
+def test_int8_needs_vnni(monkeypatch):
+    import platform
+
+    monkeypatch.delenv("SRCNN_INT8_CPU", raising=False)
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert "VNNI" in int8_cpu_problem()
+    with pytest.raises(ModelError, match="VNNI"):
+        upscale(np.zeros((10, 10, 3), np.uint8), 3, int8=True)
+    monkeypatch.setenv("SRCNN_INT8_CPU", "ok")
+    assert int8_cpu_problem() is None
