@@ -442,7 +442,6 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
     dt = np.dtype(image.dtype)
     graph_dt = dt if dt in _MAX else np.dtype(np.float32)
     sess = net.session(colour, graph_dt, graph_dt)
-    fp32 = net.session(colour, graph_dt, graph_dt, int8=False) if net.int8 is not None else None
     r, block = net.radius, net.block
     out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
     alpha = None
@@ -467,8 +466,8 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
             feed["cy"], feed["cxt"] = ay.c, cxt
         res = sess.run(None, feed)
         y = res[0]
-        if fp32 is not None and res[1] >= 255:  # int8 clipped somewhere in this tile: float32 instead
-            y = fp32.run(None, feed)[0]
+        if len(res) > 1 and res[1] >= 255:  # int8 clipped somewhere in this tile: float32 instead
+            y = net.session(colour, graph_dt, graph_dt, int8=False).run(None, feed)[0]
             with net._lock:
                 net.fallbacks += 1
         if image.ndim == 2:
