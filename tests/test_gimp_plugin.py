@@ -553,3 +553,40 @@ def test_gimp210_errors_are_reported_and_leave_the_image(g2, tiny_weights, monke
     with pytest.raises(plugin.SrcnnError):
         plugin.srcnn_upscale(Image(4, 4, [Layer(np.zeros((4, 4, 3), np.uint8))], base_type=2), None, 2, 0, False)
     assert "Image > Mode" in fu.gimp.messages[-1]
+
+
+def _shipped_int8_or_skip():
+    from srcnn.quant import int8_cpu_problem, int8_scales
+    from srcnn.runtime import available_models
+
+    if int8_cpu_problem():
+        pytest.skip(int8_cpu_problem())
+    if not any(m.variant == "9-5-5" and m.scale == 3 and int8_scales(m) is not None for m in available_models()):
+        pytest.skip("no shipped 9-5-5 x3 with int8")
+
+
+def test_int8_choice_in_both_gimp3_backends(g3):
+    """'9-5-5 int8' = srcnn.upscale(..., int8=True), in-process and through srcnn-cli --int8."""
+    import srcnn
+
+    _shipped_int8_or_skip()
+    assert g3.split_model("9-5-5-int8") == ("9-5-5", True) and g3.split_model("9-1-5") == ("9-1-5", False)
+    assert "9-5-5-int8" in [m for m, _ in g3.MODELS]
+    a = sample_image(20, 26, 3, np.uint8, seed=5)
+    items = [(a.tobytes(), 26, 20, 3, "u8")]
+    (w, h, core), = g3.CoreBackend(srcnn).upscale_all(items, 3, "9-5-5-int8", lambda f: None)
+    (_, _, cli), = g3.CliBackend([CLI], _read_png_like_gimp).upscale_all(items, 3, "9-5-5-int8", lambda f: None)
+    want = srcnn.upscale(a, 3, int8=True)
+    assert core == cli == want.tobytes() and (w, h) == (78, 60)
+    assert want.tobytes() != srcnn.upscale(a, 3).tobytes()  # the int8 path really ran
+
+
+def test_gimp210_int8_choice(g2):
+    import srcnn
+
+    _shipped_int8_or_skip()
+    plugin, fu = g2
+    assert plugin.MODELS[2] == "9-5-5-int8" and "int8" in plugin.MODEL_LABELS[2]
+    image, rgb, _ = _two_layer_image()
+    out = plugin.srcnn_upscale(image, None, 3, 2, True)  # model index 2: 9-5-5 int8
+    assert fu.gimp.messages == [] and np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 3, int8=True))

@@ -21,8 +21,8 @@ from gimpfu import (CHANNEL_OP_REPLACE, PF_DRAWABLE, PF_IMAGE, PF_OPTION, PF_SPI
                     gimp, main, pdb, register)
 
 PROC = "python-fu-srcnn-upscale"
-MODELS = ["9-5-5", "9-1-5"]
-MODEL_LABELS = ["9-5-5 (best)", "9-1-5 (faster)"]
+MODELS = ["9-5-5", "9-1-5", "9-5-5-int8"]
+MODEL_LABELS = ["9-5-5 (best)", "9-1-5 (faster)", "9-5-5 int8 (faster, CPUs with VNNI)"]
 
 # ---- install block: written by `srcnn-cli install-gimp-plugin` ----
 INSTALL = json.loads(r"""{}""")
@@ -60,8 +60,9 @@ def find_cli():
 
 def run_cli(argv, src, dst, scale, model):
     """srcnn-cli on the folder SRC into the folder DST; pulses GIMP's progress bar meanwhile."""
-    cmd = argv + [src, dst, "--scale", str(scale), "--model", model, "--name", "{stem}{ext}",
-                  "--quiet"]
+    int8 = model.endswith("-int8")  # '9-5-5-int8': the 9-5-5 model's int8 path
+    cmd = argv + [src, dst, "--scale", str(scale), "--model", model[:-5] if int8 else model,
+                  "--name", "{stem}{ext}", "--quiet"] + (["--int8"] if int8 else [])
     errf = tempfile.TemporaryFile()
     try:
         try:
