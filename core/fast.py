@@ -1,7 +1,8 @@
 """The fast path: the whole per-tile pipeline as one onnxruntime graph built from a weight file.
 
-``srcnn.upscale(..., fast=True)`` computes what the reference pipeline (``srcnn.pipeline``)
-computes, in another order of floating-point operations:
+``srcnn.upscale`` runs it by default (``fast=False``: the reference pipeline in
+``srcnn.pipeline``). It computes what the reference computes, in another order of
+floating-point operations:
 
 - the low-resolution patch goes in (the image's own samples, HWC, a plain slice of it); the
   conversion to YCbCr, the bicubic upsampling, the replicate border of the CNN, the CNN,
@@ -27,6 +28,10 @@ Differences from the reference are rounding only: at most a few 1e-6 on float ou
 integer output off by one level where a value falls within that of a rounding boundary
 (tests/test_fast.py states the tolerances). Non-integer scales, alpha-only differences and
 weight files that are not a plain conv stack use the reference path.
+
+``int8`` (``FastModel(int8=...)``, ``srcnn.quant``): the middle layer as a QLinearConv on
+equalized activations; not a rounding-only difference, admitted per weight file by the
+protocol check in ``srcnn.quant`` and rerun in float32 per tile where it clipped.
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ from .resize import contributions, output_size, resize_region
 from .runtime import ModelInfo, usable_cores
 
 __all__ = ["FastModel", "load_fast_model", "upscale_fast", "bicubic_phases", "split_carry",
-           "cnn_graph", "DEFAULT_FAST_TILE"]
+           "cnn_graph", "equalize", "quantize_weights", "qconv_relu", "DEFAULT_FAST_TILE"]
 
 DEFAULT_FAST_TILE = 512
 BICUBIC_PAD = 2  # LR pixels each side that the 4-tap bicubic phases read (offsets -2..+2)
