@@ -8,6 +8,7 @@ never touches the input.
 """
 from __future__ import annotations
 
+import math
 import os
 import struct
 import tempfile
@@ -60,11 +61,14 @@ def _png_bit_depth(path: Path) -> int | None:
     return h[0] if h else None
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS) -> Picture:
+def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS,
+               scale: float | None = None) -> Picture:
     """Decode an image file (PNG, JPEG, BMP, TIFF, WebP, GIF, ...) into a ``Picture``.
 
     Palette and 1-bit images become RGB(A) / grey; 16-bit PNG and TIFF stay 16-bit.
-    Raises ``ImageError`` for anything unreadable or larger than ``max_pixels``.
+    Raises ``ImageError`` for anything unreadable or larger than ``max_pixels``; with
+    ``scale``, ``max_pixels`` is a limit on the output (``max_pixels`` / scale**2 on the input)
+    and the message says so.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -80,9 +84,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS) -
     try:
         with Image.open(path) as im:
             w, h = im.size
-            if w * h > max_pixels:
-                raise ImageError(f"{path}: {w}x{h} = {w * h / 1e6:.0f} MP is over the input limit of "
-                                 f"{max_pixels / 1e6:.0f} MP (raise it with --max-pixels)")
+            if scale is not None and math.ceil(w * scale) * math.ceil(h * scale) > max_pixels:
+                ow, oh = math.ceil(w * scale), math.ceil(h * scale)
+                raise ImageError(f"{path}: x{scale:g} of {w}x{h} is {ow}x{oh} = {ow * oh / 1e6:.3g} MP, over the "
+                                 f"output limit of {max_pixels / 1e6:.3g} MP (raise it with --max-pixels)")
+            if scale is None and w * h > max_pixels:
+                raise ImageError(f"{path}: {w}x{h} = {w * h / 1e6:.3g} MP is over the input limit of "
+                                 f"{max_pixels / 1e6:.3g} MP (raise it with --max-pixels)")
             if w == 0 or h == 0:
                 raise ImageError(f"{path}: image has no pixels")
             icc = im.info.get("icc_profile")
@@ -304,7 +312,7 @@ def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float
         raise ImageError(f"{dst}: refusing to write over the input file")
     if FORMATS.get(dst.suffix.lower()) is None:
         raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}")
-    pic = read_image(src, max_pixels=max(1, int(max_out / max(scale, 1) ** 2) + 1))
+    pic = read_image(src, max_pixels=max_out, scale=max(float(scale), 1.0))
     h, w = pic.pixels.shape[:2]
     check_size(h, w, scale, max_out)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,

@@ -178,6 +178,7 @@ def test_header_announcing_huge_image(run, tmp_path):
     (["--scale", "0"], "scale"), (["--scale", "0.5"], "scale"), (["--scale", "abc"], "scale"),
     (["--tile", "0"], "tile"), (["--threads", "0"], "threads"), (["--model", "nope"], "unknown model"),
     (["--engine", "tpu"], "engine"), (["--scale", "16", "--max-pixels", "100"], "limit"),
+    (["--scale", "8", "--max-pixels", "1000"], "x8 of 8x8 is 64x64 = 0.0041 mp, over the output limit of 0.001 mp"),
 ])
 def test_bad_options(run, tmp_path, args, needle):
     src = tmp_path / "a.png"
