@@ -216,15 +216,14 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
     except ModelError as e:
         raise UserError(str(e)) from None
     if int8:
-        from .quant import int8_cpu_problem, int8_scales
+        from .quant import require_int8
 
         if not fast or engine != "onnxruntime":
             raise UserError("--int8 runs on the fast path: drop --reference / --engine opencv")
-        if int8_cpu_problem():
-            raise UserError(f"--int8: {int8_cpu_problem()}")
-        if int8_scales(info) is None:
-            raise UserError(f"--int8: {info.name} has no int8 calibration (the 9-5-5 models have one; "
-                            f"9-1-5 would only get slower)")
+        try:
+            require_int8(info)
+        except ModelError as e:
+            raise UserError(f"--int8: {e}") from None
         if not float(scale).is_integer() and not quiet:
             click.echo(f"srcnn-cli: note: --int8 and the fast path are for integer scales; x{scale:g} runs "
                        f"the reference path in float32", err=True)

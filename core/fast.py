@@ -372,21 +372,13 @@ def load_fast_model(info: ModelInfo, threads: int | None = None, int8: bool = Fa
     """Cached ``FastModel``; None for a weight file that is not a plain Y conv stack.
 
     ``int8``: layer 2 in int8 with the manifest's accepted calibration (``srcnn.quant``);
-    a ``ModelError`` where there is none."""
-    from .runtime import ModelError
-
+    a ``ModelError`` where there is none or the CPU lacks VNNI (``srcnn.quant.require_int8``)."""
     key = (str(info.onnx_path), info.sha256, threads, bool(int8))
     scales = None
     if int8:
-        from .quant import int8_cpu_problem, int8_scales
+        from .quant import require_int8
 
-        problem = int8_cpu_problem()
-        if problem:
-            raise ModelError(problem)
-        scales = int8_scales(info)
-        if scales is None:
-            raise ModelError(f"{info.name} has no int8 calibration (9-5-5 models have one: "
-                             f"`python build.py int8`; 9-1-5 would only get slower)")
+        scales = require_int8(info)
     with _CACHE_LOCK:
         if key not in _CACHE:
             try:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .runtime import ModelError, ModelInfo
 
-__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_cpu_problem", "int8_scales", "calibrate", "check", "Int8Model",
+__all__ = ["MAX_DROP_DB", "PERCENTILE", "activation_scales", "int8_cpu_problem", "int8_scales", "require_int8", "calibrate", "check", "Int8Model",
            "main"]
 
 MAX_DROP_DB = 0.02
@@ -78,6 +78,18 @@ def int8_scales(info: ModelInfo) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     ok = all(a.ndim == 1 and a.size and np.isfinite(a).all() and (a >= 0).all() for a in r)
     return r if ok else None
+
+
+def require_int8(info: ModelInfo) -> tuple[np.ndarray, np.ndarray]:
+    """``int8_scales(info)``, or a ``ModelError`` saying why the int8 path cannot run."""
+    problem = int8_cpu_problem()
+    if problem:
+        raise ModelError(problem)
+    scales = int8_scales(info)
+    if scales is None:
+        raise ModelError(f"{info.name} has no int8 calibration (the 9-5-5 models have one: "
+                         f"`python build.py int8`; 9-1-5 would only get slower)")
+    return scales
 
 
 def int8_pays(layers) -> bool:
@@ -137,14 +149,7 @@ class Int8Model:
     def __init__(self, info: ModelInfo, threads: int | None = None):
         from .fast import FastModel
 
-        problem = int8_cpu_problem()
-        if problem:
-            raise ModelError(problem)
-        scales = int8_scales(info)
-        if scales is None:
-            raise ModelError(f"{info.name} has no int8 calibration (the 9-5-5 models have one; "
-                             f"9-1-5 would only get slower)")
-        fm = FastModel(info, threads, tile_workers=1, int8=scales)
+        fm = FastModel(info, threads, tile_workers=1, int8=require_int8(info))
         self.info, self.radius, self.block, self.tile = info, fm.radius, fm.block, fm.tile_cap
         self.engine = "onnxruntime"
         self.q8 = fm.cnn_session(saturation=True)
