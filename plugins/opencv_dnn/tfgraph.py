@@ -23,6 +23,8 @@ import numpy as np
 
 from srcnn import onnxmini as _ow
 
+from srcnn.fast import split_carry
+
 from .graph import BICUBIC_PAD, bicubic_conv_weight, stack_radius
 
 __all__ = ["graphdef_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL"]
@@ -179,11 +181,21 @@ def graphdef_lr_to_hr(layers, scale: int) -> bytes:
     if r:
         cur = g.rep_pad(cur, 1, r, "rep_h")
         cur = g.rep_pad(cur, 2, r, "rep_w")
-    for i, (w, b) in enumerate(layers, 1):
+    core, carry = split_carry(layers)  # the pass-through channel apart, as in graph.py
+    for i, (w, b) in enumerate(core, 1):
         cur = g.conv(f"conv{i}", cur, w, b)
-        if i < len(layers):
+        if i < len(core):
             g.parts.append(_node(f"relu{i}", "Relu", [cur], T=("type", DT_FLOAT)))
             cur = f"relu{i}"
+    if carry is not None:
+        t = "bicubic"
+        for j, (a, c) in enumerate(((carry.a1, carry.c1), (carry.a2, carry.c2), (carry.a3, 0.0)), 1):
+            t = g.conv(f"carry{j}", t, np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
+            if j < 3:
+                g.parts.append(_node(f"carry_relu{j}", "Relu", [t], T=("type", DT_FLOAT)))
+                t = f"carry_relu{j}"
+        g.parts.append(_node("cnn", "Add", [cur, t], T=("type", DT_FLOAT)))
+        cur = "cnn"
     a, c = STUDIO_TO_FULL
     g.conv("to_full", cur, np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
     versions = _bytes(4, _int(1, 27))  # GraphDef.versions = 4 { producer = 1 }
