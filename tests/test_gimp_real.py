@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from conftest import identity_layers, random_layers
+from srcnn.quant import int8_cpu_problem
 
 pytestmark = [pytest.mark.gimp, pytest.mark.slow]
 
@@ -48,6 +49,11 @@ CASES = [
     ("selection", "rgb.png", 2, {"select": [2, 3, 9, 7]}),
     ("new_image", "rgb.png", 2, {"new_image": True}),
 ]
+# the int8 choice: only where this CPU can run it (the chroot cannot read /proc/cpuinfo, so
+# the host's answer goes in as SRCNN_INT8_CPU=ok)
+HOST_INT8 = int8_cpu_problem() is None
+if HOST_INT8:
+    CASES.append(("int8", "rgb.png", 2, {"model": "9-5-5-int8"}))
 
 
 class GimpEnv:
@@ -133,6 +139,7 @@ def work(genv):
     for s in (2, 3, 4):
         write_model(d / "weights", f"srcnn_955_x{s}", random_layers(s), scale=s, variant="9-5-5")
     write_model(d / "weights", "srcnn_915_x3", identity_layers(f=(9, 1, 5)), scale=3, variant="9-1-5")
+    _calibrate_int8(d / "weights" / "srcnn_955_x2.json")
     (d / "empty-weights").mkdir()
     _make_images(d)
     shutil.copy(Path(__file__).with_name("gimp_driver.py"), d / "gimp_driver.py")
@@ -145,7 +152,26 @@ def work(genv):
 
 
 def _base_env(genv, work):
-    return {"HOME": genv.home, "SRCNN_WEIGHTS": f"{genv.inside(work)}/weights"}
+    env = {"HOME": genv.home, "SRCNN_WEIGHTS": f"{genv.inside(work)}/weights"}
+    if HOST_INT8:
+        env["SRCNN_INT8_CPU"] = "ok"
+    return env
+
+
+def _calibrate_int8(manifest: Path):
+    """An accepted int8 section for a random test model (calibrated on random smooth images):
+    the plug-in's int8 choice needs one; the 0.02 dB admission is for shipped weights."""
+    from srcnn.onnxmini import read_conv_stack
+    from srcnn.quant import activation_scales
+    from srcnn.resize import imresize
+
+    m = json.loads(manifest.read_text())
+    layers = read_conv_stack((manifest.parent / m["file"]).read_bytes())
+    rng = np.random.default_rng(0)
+    imgs = [np.float32(imresize(rng.random((12, 12)), 4.0)) for _ in range(3)]
+    r1, r2 = activation_scales(layers, imgs)
+    m["int8"] = {"accepted": True, "layer1_range": (r1 * 1.25).tolist(), "layer2_range": (r2 * 1.25).tolist()}
+    manifest.write_text(json.dumps(m))
 
 
 def _install(genv, work, variant):
@@ -230,8 +256,9 @@ def reference(genv, work, core_session):
             d.mkdir()
         for n, i, a in items:
             write_image(Picture(a[..., 0] if a.shape[2] == 1 else a), src / f"{n}__{i}.png")
+        variant = model[:-5] if model.endswith("-int8") else model
         genv.run([f"{genv.venv}/bin/srcnn-cli", genv.inside(src), genv.inside(dst), "--scale", str(s),
-                  "--model", model, "-q"], _base_env(genv, work))
+                  "--model", variant, "-q"] + (["--int8"] if variant != model else []), _base_env(genv, work))
         for n, i, a in items:
             px = read_image(dst / f"{n}__{i}_x{s}.png").pixels
             out[(n, i)] = px.reshape(px.shape[0], px.shape[1], -1)
