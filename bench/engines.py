@@ -66,13 +66,13 @@ class FastTiles:
     name = "onnxruntime fast, tiles in parallel (as srcnn.upscale runs it)"
 
     def __init__(self, info: ModelInfo, threads: int | None, **kw):
-        import os
         from concurrent.futures import ThreadPoolExecutor
 
         from srcnn.fast import FastModel
+        from srcnn.runtime import usable_cores
 
         self.info = info
-        self.workers = threads or len(os.sched_getaffinity(0))
+        self.workers = threads or usable_cores()
         self.fm = FastModel(info, 1, tile_workers=self.workers, **kw)
         self.sessions = [self.fm.cnn_session() for _ in range(self.workers)]
         self.radius = self.fm.radius

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from srcnn.runtime import usable_cores
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -74,7 +75,7 @@ def machine_info() -> dict:
     except (OSError, StopIteration):
         pass
     isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
-    return {"cpu": cpu, "cores": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+    return {"cpu": cpu, "cores": os.cpu_count(), "affinity": usable_cores(),
             "isa": " ".join(isa), "memory": mem, "python": platform.python_version(),
             "versions": vers, "load": os.getloadavg()}
 
@@ -377,7 +378,7 @@ def main(argv=None) -> int:
         return 2
     from engines import torch_available
 
-    threads = args.threads or len(os.sched_getaffinity(0))
+    threads = args.threads or usable_cores()
     quick = args.quick
     with_torch = torch_available()
     raw: dict = {}

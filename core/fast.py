@@ -82,6 +82,10 @@ class Carry:
     c2: float
     a3: float
 
+    def steps(self):
+        """The carry as (scale, offset, relu after) steps: a graph writer's 1x1 convs."""
+        return ((self.a1, self.c1, True), (self.a2, self.c2, True), (self.a3, 0.0, False))
+
 
 def _delta_at_centre(k: np.ndarray) -> float | None:
     """The weight if ``k`` (f, f) is zero except its centre, else None."""
@@ -161,10 +165,12 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
         r = sum(w.shape[2] // 2 for w, _ in layers)
         y = g.add("Slice", [x, g.const(np.array([r, r], np.int64)), g.const(np.array([-r, -r], np.int64)),
                             g.const(np.array([2, 3], np.int64))])
-        f32 = np.float32
-        t = g.add("Relu", [g.add("Add", [g.add("Mul", [y, g.const(f32(carry.a1))]), g.const(f32(carry.c1))])])
-        t = g.add("Relu", [g.add("Add", [g.add("Mul", [t, g.const(f32(carry.a2))]), g.const(f32(carry.c2))])])
-        cur = g.add("Add", [cur, g.add("Mul", [t, g.const(f32(carry.a3 * out_scale))])])
+        t = y
+        for a, c, relu in carry.steps():
+            t = g.add("Mul", [t, g.const(np.float32(a if relu else a * out_scale))])
+            if relu:
+                t = g.add("Relu", [g.add("Add", [t, g.const(np.float32(c))])])
+        cur = g.add("Add", [cur, t])
     return cur
 
 
@@ -270,12 +276,17 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=Non
     y = g.add("Transpose", [y], perm=[0, 2, 3, 1])
     g.add("Squeeze", [y, ax0], out="out")
     g.output("out", dt if dt in _MAX else np.float32, ["th", "tw", channels])
-    if g.quantized:  # int8: the largest quantized activation; 255 = clipped, the caller reruns in float32
+    if g.quantized:
         g.stage = "cnn"
-        m = [g.add("ReduceMax", [q], keepdims=0) for q in g.quantized]
-        g.add("Max", m, out="saturation")
-        g.output("saturation", np.uint8, [])
+        _saturation_output(g)
     return g.serialize(opset=21)
+
+
+def _saturation_output(g: Graph) -> None:
+    """int8: output ``saturation``, the largest quantized activation (255 = clipped somewhere;
+    the caller reruns in float32)."""
+    g.add("Max", [g.add("ReduceMax", [q], keepdims=0) for q in g.quantized], out="saturation")
+    g.output("saturation", np.uint8, [])
 
 
 class FastModel:
@@ -358,8 +369,7 @@ class FastModel:
         g.add("Identity", [cnn_graph(g, x, self.layers, self.block, int8=q)], out="output")
         g.output("output", np.float32, [1, 1, "Ho", "Wo"])
         if saturation and g.quantized:
-            g.add("Max", [g.add("ReduceMax", [t], keepdims=0) for t in g.quantized], out="saturation")
-            g.output("saturation", np.uint8, [])
+            _saturation_output(g)
         return ort.InferenceSession(g.serialize(opset=18), self.session_options(self.cnn_threads),
                                     providers=["CPUExecutionProvider"])
 

@@ -87,7 +87,7 @@ def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = 
             rounding (integer output within one level, see tests/test_fast.py). Integer scales
             with engine 'onnxruntime' only; anything else quietly takes the reference path.
             False: the reference path, stage by stage (what the protocol tests pin down).
-        int8: on the fast path, the middle layer in int8 (``srcnn.quant``): about 1.8x faster
+        int8: on the fast path, the middle layer in int8 (``srcnn.quant``): about 1.7x faster
             for 9-5-5, Set5/Set14 PSNR within 0.02 dB (the manifest's ``int8.metrics``). Only
             weight files with an accepted calibration (``ModelError`` otherwise); where the fast
             path does not apply, the reference path runs in float32.

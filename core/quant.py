@@ -193,28 +193,20 @@ def check(info: ModelInfo, scales: tuple, datasets: Path, threads: int | None = 
         if not folder.is_dir():
             raise FileNotFoundError(f"no {folder}")
         psnr = {k: [] for k in nets}
-        tiles = 0
+        tiles = []
         for p in list_images(folder):
             smp = prepare(p.stem, load_uint8(p), s)
             lr = imresize(smp.y_hr.astype(np.float64) / 255.0, 1.0 / s).astype(np.float32)
             for k, net in nets.items():
-                y = upscale_fast(lr, s, net)
+                y = upscale_fast(lr, s, net, progress=(lambda i, n: tiles.append(n) if i == n else None)
+                                 if k == "int8" else None)
                 psnr[k].append(score(smp, y.astype(np.float64), s, with_ssim=False)["psnr"])
-            tiles += _count_tiles(lr.shape, s, nets["int8"])
+        tiles = sum(tiles)
         fp, q = float(np.mean(psnr["fp32"])), float(np.mean(psnr["int8"]))
         out[ds] = {"psnr_fp32": round(fp, 4), "psnr_int8": round(q, 4), "drop_db": round(fp - q, 4),
                    "tiles_rerun_fp32": f"{nets['int8'].fallbacks}/{tiles}"}
         nets["int8"].fallbacks = 0
     return out
-
-
-def _count_tiles(lr_shape, s: int, net) -> int:
-    from .border import tiles
-    from .fast import DEFAULT_FAST_TILE
-    from .resize import output_size
-
-    t = min(DEFAULT_FAST_TILE, net.tile_cap or DEFAULT_FAST_TILE)
-    return len(list(tiles(output_size(lr_shape[0], s), output_size(lr_shape[1], s), t)))
 
 
 def main(argv=None) -> int:
@@ -250,17 +242,18 @@ def main(argv=None) -> int:
         if not int8_pays(read_conv_stack(info.onnx_path.read_bytes())):
             print(f"{info.name}: skipped (1x1 middle layer: int8 is slower there)")
             continue
-        scales = tuple(a * args.headroom for a in calibrate(info, datasets / "T91", args.percentile))
-        scales = tuple(np.round(a, 6) for a in scales)  # as stored
+        scales = tuple(np.round(np.asarray(a, np.float64) * args.headroom, 6)
+                       for a in calibrate(info, datasets / "T91", args.percentile))
         metrics = check(info, scales, datasets)
         accepted = all(m["drop_db"] <= MAX_DROP_DB for m in metrics.values())
         m = json.loads(info.manifest_path.read_text())
         m["int8"] = {
             "layer": 2,
-            "layer1_range": [round(float(v), 6) for v in scales[0]],
-            "layer2_range": [round(float(v), 6) for v in scales[1]],
-            "calibration": f"T91 bicubic x{info.scale}: per channel, the {args.percentile}th percentile of the "
-                           "ReLU outputs; each channel rescaled to [0, 1] (srcnn.fast.equalize), uint8 steps 1/255",
+            "layer1_range": [float(v) for v in scales[0]],
+            "layer2_range": [float(v) for v in scales[1]],
+            "calibration": f"T91 bicubic x{info.scale}: per channel, {args.headroom:g} x the {args.percentile:g}th "
+                           "percentile of the ReLU outputs; each channel rescaled to [0, 1] (srcnn.fast.equalize), "
+                           "uint8 steps 1/255",
             "weights": "int8 symmetric per output channel (srcnn.fast.quantize_weights)",
             "metrics": metrics, "max_drop_db": MAX_DROP_DB, "accepted": accepted,
             "recipe": "python build.py int8",

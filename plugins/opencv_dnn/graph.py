@@ -185,13 +185,13 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
             cur = f"relu{i}"
     if carry is not None:  # output += a3 relu(a2 relu(a1 y + c1) + c2), y = the bicubic image
         t = "bicubic"
-        for j, (a, c) in enumerate(((carry.a1, carry.c1), (carry.a2, carry.c2), (carry.a3, 0.0)), 1):
+        for j, (a, c, relu) in enumerate(carry.steps(), 1):
             out = f"carry{j}"
             nodes.append(helper.make_node("Conv", [t, const(np.full((1, 1, 1, 1), a, np.float32), f"carry_w{j}"),
                                                    const(np.array([c], np.float32), f"carry_b{j}")], [out],
                                           name=out, kernel_shape=[1, 1], pads=[0, 0, 0, 0]))
             t = out
-            if j < 3:
+            if relu:
                 nodes.append(helper.make_node("Relu", [t], [f"carry_relu{j}"], name=f"carry_relu{j}"))
                 t = f"carry_relu{j}"
         nodes.append(helper.make_node("Add", [cur, t], ["output"], name="output"))

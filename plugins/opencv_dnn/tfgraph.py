@@ -189,9 +189,9 @@ def graphdef_lr_to_hr(layers, scale: int) -> bytes:
             cur = f"relu{i}"
     if carry is not None:
         t = "bicubic"
-        for j, (a, c) in enumerate(((carry.a1, carry.c1), (carry.a2, carry.c2), (carry.a3, 0.0)), 1):
+        for j, (a, c, relu) in enumerate(carry.steps(), 1):
             t = g.conv(f"carry{j}", t, np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
-            if j < 3:
+            if relu:
                 g.parts.append(_node(f"carry_relu{j}", "Relu", [t], T=("type", DT_FLOAT)))
                 t = f"carry_relu{j}"
         g.parts.append(_node("cnn", "Add", [cur, t], T=("type", DT_FLOAT)))
