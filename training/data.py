@@ -49,13 +49,15 @@ class PairBank:
     """
 
     def __init__(self, folders: list[str], scales: list[int], min_size: int, colour: str = "y",
-                 stride: int | None = None, hr_scales: tuple[float, ...] = (1.0,), pad: int = 0):
+                 stride: int | None = None, hr_scales: tuple[float, ...] = (1.0,), pad: int = 0,
+                 exclude=()):
         if colour not in COLOURS:
             raise ValueError(f"colour must be one of {COLOURS}")
         self.scales = list(scales)
         self.colour = colour
         self.stride = stride
-        paths = [p for f in folders for p in list_images(f)]
+        held = {os.path.realpath(p) for p in exclude}
+        paths = [p for f in folders for p in list_images(f) if os.path.realpath(p) not in held]
         if not paths:
             raise ValueError(f"no training images in {folders}")
         self.pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}

@@ -3,7 +3,8 @@
 Checkpoints to ``runs/NAME/last.pt`` every ``--ckpt-every`` steps and resumes from it when
 started again with the same name; the batches of step k depend only on (seed, k, rank), so an
 interrupted run continues with the same result. Logs to ``runs/NAME/log.csv`` (loss, learning
-rate, Set5 PSNR of the EMA weights). Several processes: ``torchrun --nproc-per-node 2
+rate, validation PSNR of the EMA weights: ``--val``, for new runs the held-out
+``training/splits/val20.txt``; the older runs logged Set5). Several processes: ``torchrun --nproc-per-node 2
 -m srcnn.training.train ...`` (gloo on CPU, NCCL on GPUs).
 """
 from __future__ import annotations
@@ -49,8 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take patches from the paper's fixed grid of sub-images with this stride (14) "
                         "instead of random positions")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no flips / rotations")
-    p.add_argument("--data", default=None, help="comma-separated image folders (default: T91,BSD200_train)")
-    p.add_argument("--val", default=None, help="validation folder (default: Set5)")
+    p.add_argument("--data", default=None,
+                   help="comma-separated image folders, absolute or relative to the dataset root "
+                        "(default: T91,BSD200_train; the 491-image set: T91,BSD200_train,BSDS500_test)")
+    p.add_argument("--holdout", default=None,
+                   help="a list file (one path per line, relative to the dataset root) of images "
+                        "kept out of training, e.g. training/splits/val20.txt")
+    p.add_argument("--val", default=None,
+                   help="validation folder or list file (default: Set5, kept for the older runs; "
+                        "new runs validate on training/splits/val20.txt, held out of the training data)")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=24)
     p.add_argument("--patch", type=int, default=64, help="input patch side (the paper: 33)")
@@ -88,6 +96,50 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DIR,N: wait (up to 90 s) until N runs have their data ready before timing "
                         "steps, so runs sharing one GPU calibrate under the same load")
     return p
+
+
+def resolve(root: str, path: str) -> str:
+    """A dataset path as given, or relative to the dataset root when it does not exist as given."""
+    return path if os.path.exists(path) else os.path.join(root, path)
+
+
+def read_list(root: str, list_file: str) -> list:
+    """The image paths named in a list file (one per line, '#' comments, relative to ``root``)."""
+    from pathlib import Path
+    with open(list_file) as f:
+        names = [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
+    paths = [Path(resolve(root, n)) for n in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{list_file}: {len(missing)} listed images not found, e.g. {missing[0]}")
+    return paths
+
+
+def image_paths(root: str, spec: str) -> list:
+    """A folder's images, or a list file's."""
+    if spec.endswith(".txt"):
+        return read_list(root, spec)
+    return list_images(resolve(root, spec))
+
+
+def load_embedded(model: SRCNN, state: dict) -> None:
+    """Load ``state`` into ``model``; a smaller kernel goes into the centre of a larger one.
+
+    With zeros around it a k x k kernel computes the same as inside a larger odd kernel, so a
+    9-1-5 network starts a 9-3-5 or 9-5-5 one at exactly its own function (same n1/n2 needed).
+    """
+    own = model.state_dict()
+    for k, v in state.items():
+        t = own[k]
+        if t.shape == v.shape:
+            t.copy_(v)
+            continue
+        if t.ndim != 4 or t.shape[:2] != v.shape[:2] or any((a - b) % 2 or a < b for a, b in zip(t.shape[2:], v.shape[2:])):
+            raise ValueError(f"--init: {k} has shape {tuple(v.shape)}, cannot start {tuple(t.shape)} from it")
+        t.zero_()
+        dh, dw = (t.shape[2] - v.shape[2]) // 2, (t.shape[3] - v.shape[3]) // 2
+        t[:, :, dh:dh + v.shape[2], dw:dw + v.shape[3]] = v
+    model.load_state_dict(own)
 
 
 def lr_at(args, step: int) -> float:
@@ -170,8 +222,10 @@ def main(argv=None) -> int:
                       channels=1 if args.colour == "y" else 3)
     scales = [int(s) for s in args.scales.split(",")]
     root = default_dataset_root()
-    data = args.data.split(",") if args.data else [os.path.join(root, "T91"), os.path.join(root, "BSD200_train")]
-    val = args.val or os.path.join(root, "Set5")
+    data = [resolve(root, d) for d in args.data.split(",")] if args.data else \
+        [os.path.join(root, "T91"), os.path.join(root, "BSD200_train")]
+    holdout = read_list(root, args.holdout) if args.holdout else []
+    val_paths = image_paths(root, args.val or "Set5")
     out = os.path.join(args.runs, args.name)
     os.makedirs(out, exist_ok=True)
     ckpt_path = os.path.join(out, "last.pt")
@@ -181,7 +235,7 @@ def main(argv=None) -> int:
         model.init_paper()
     if args.init and not os.path.exists(ckpt_path):
         src = torch.load(args.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(src["ema"])
+        load_embedded(model, src["ema"])
     model.to(device)
     model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model)
@@ -206,14 +260,14 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     hr_scales = tuple(float(f) for f in args.hr_scales.split(","))
-    bank = PairBank(data, scales, min_size=args.patch, colour=args.colour, stride=args.stride,
+    bank = PairBank(data, scales, exclude=holdout, min_size=args.patch, colour=args.colour, stride=args.stride,
                     hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
     gather = args.sampler == "gather" or (args.sampler == "auto" and device.type == "cuda")
     if gather:
         from .data import GatherSampler
         samplers = {s: GatherSampler(bank, s, device) for s in scales}
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
-    val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in list_images(val)]
+    val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in val_paths]
                 for s in scales}
     loss_mask = None
     if args.loss_channels:
@@ -235,6 +289,13 @@ def main(argv=None) -> int:
 
     if args.barrier:
         _barrier(args.barrier, args.name)
+    if rank == 0 and step == 0 and args.init:
+        # Where the started-from weights stand on this run's validation set: the row to beat.
+        for s in scales:
+            v = validate(ema, val_sets[s], s, device, args.colour)
+            writer.writerow([0, s, "0", "", f"{v:.3f}", "0"])
+            print(f"{args.name} step 0 (--init) x{s} val {v:.3f} dB", flush=True)
+        log.flush()
     calibrating = bool(args.deadline) and step < args.calib_steps
     calib_from, t_calib = step + 20, None
     calib_to = max(args.calib_steps, calib_from + 50)
@@ -298,7 +359,7 @@ def main(argv=None) -> int:
                 writer.writerow([step, s, f"{lr:.3e}", f"{mean_loss:.6e}", f"{v:.3f}",
                                  f"{time.time() - t_last:.1f}"])
                 print(f"{args.name} step {step} x{s} loss {mean_loss:.3e} "
-                      f"lr {lr:.2e} Set5 {v:.3f} dB", flush=True)
+                      f"lr {lr:.2e} val {v:.3f} dB", flush=True)
             log.flush()
             run_loss, run_n, t_last = 0.0, 0, time.time()
         if rank == 0 and (step % args.ckpt_every == 0 or last):
