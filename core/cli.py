@@ -70,7 +70,9 @@ def _progress_bar(label: str, enabled: bool):
 
 @main.command("eval")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@click.option("--scale", "-s", type=click.IntRange(2, 8), required=True, help="Downscaling factor of the protocol.")
+@click.option("--scale", "-s", type=click.FloatRange(1, 16, min_open=True), required=True,
+              help="Downscaling factor of the protocol; a factor without its own model is scored "
+                   "through the plan `srcnn-cli` runs for it (e.g. 2.5: x3, then bicubic down).")
 @click.option("--model", "-m", default="9-5-5", show_default=True,
               help="Shipped variant, a weight file, or 'none' for bicubic only.")
 @click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
@@ -87,9 +89,12 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8):
         try:
             info = resolve_model(model, scale)
             if info.scale != scale:
-                raise UserError(f"model {info.name} is trained for x{info.scale}, not x{scale}; "
-                                f"evaluation needs a model of the same scale")
-            if int8:
+                if int8:
+                    raise UserError(f"--int8: eval runs it at a trained factor (x{info.scale}), not x{scale:g}")
+                if engine != "onnxruntime":
+                    load_model(info, engine)  # the engine must load the file
+                net = model
+            elif int8:
                 from .quant import Int8Model
 
                 if engine != "onnxruntime":
@@ -100,7 +105,8 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8):
         except ModelError as e:
             raise UserError(f"--int8: {e}" if int8 else str(e)) from None
     try:
-        res = evaluate(folder, scale, net, with_ssim=not no_ssim,
+        res = evaluate(folder, int(scale) if float(scale).is_integer() else scale, net,
+                       with_ssim=not no_ssim, engine=engine,
                        progress=_progress_bar("evaluating", not as_json and sys.stderr.isatty()))
     except (ValueError, OSError) as e:
         raise UserError(str(e)) from None
@@ -167,7 +173,13 @@ def _collect_inputs(inputs, recursive: bool):
 @main.command("upscale")
 @click.argument("paths", nargs=-1, required=True, metavar="INPUT... OUTPUT")
 @click.option("--scale", "-s", type=float, default=3.0, show_default=True,
-              help="Upscaling factor >= 1; 2, 3 and 4 have their own models, others use the nearest.")
+              help="Upscaling factor >= 1 (up to 16): 2, 3 and 4 have their own models; any other runs "
+                   "them in a plan (x1.5: x2 then bicubic down; x6: x2 then x3). See `srcnn-cli models`.")
+@click.option("--width", "-W", type=click.IntRange(1, None), default=None,
+              help="Output width in pixels instead of --scale (height by aspect ratio).")
+@click.option("--height", "-H", type=click.IntRange(1, None), default=None,
+              help="Output height in pixels; with --width: the largest size that fits inside both, "
+                   "aspect ratio kept.")
 @click.option("--model", "-m", default="9-5-5", show_default=True,
               help="9-5-5 (best), 9-1-5 (fast), or a path to a weight file (.onnx with its .json).")
 @click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
@@ -192,7 +204,7 @@ def _collect_inputs(inputs, recursive: bool):
 @click.option("--int8", is_flag=True,
               help="9-5-5: the middle layer in int8, about 1.7x faster again; Set5/Set14 PSNR within 0.02 dB.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes.")
-def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_existing, recursive,
+def upscale_cmd(paths, scale, width, height, model, engine, tile, threads, overwrite, skip_existing, recursive,
                 pattern, out_ext, quality, png_level, max_pixels, fast, int8, quiet):
     """Upscale INPUT (files, folders or globs) into OUTPUT (a file, or a folder for batches).
 
@@ -204,15 +216,19 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
     from pathlib import Path
 
     from .imageio import ImageError, upscale_file
-    from .runtime import ModelError, resolve_model
+    from .pipeline import plan_of
+    from .runtime import ModelError, models_by_scale, resolve_model
 
     if len(paths) < 2:
         raise UserError("give an input and an output (srcnn-cli IN OUT)")
     if not (scale >= 1 and scale <= 16):
         raise UserError(f"--scale must be between 1 and 16, got {scale:g}")
     *inputs, output = paths
+    sized = width is not None or height is not None
     try:
         info = resolve_model(model, scale)
+        stage_models = models_by_scale(model)
+        p = plan_of(scale, model)
     except ModelError as e:
         raise UserError(str(e)) from None
     if int8:
@@ -221,16 +237,21 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
         if not fast or engine != "onnxruntime":
             raise UserError("--int8 runs on the fast path: drop --reference / --engine opencv")
         try:
-            require_int8(info)
+            for k in (sorted(stage_models) if sized else p.stages):
+                require_int8(stage_models[k])
         except ModelError as e:
             raise UserError(f"--int8: {e}") from None
-        if not float(scale).is_integer() and not quiet:
-            click.echo(f"srcnn-cli: note: --int8 and the fast path are for integer scales; x{scale:g} runs "
-                       f"the reference path in float32", err=True)
-    scale_txt = f"{scale:g}"
+    scale_txt = f"{scale:g}" if not sized else (f"{width}x{height}" if width and height else
+                                                 f"{width}w" if width else f"{height}h")
     if not quiet:
-        how = "" if info.scale == scale else f" on the bicubic x{scale_txt} image (nearest trained scale)"
-        click.echo(f"srcnn-cli: x{scale_txt} with {info.name} ({info.variant}, trained for x{info.scale}){how}", err=True)
+        if sized:
+            size = " x ".join(f"{n} px {what}" for n, what in ((width, "wide"), (height, "high")) if n)
+            click.echo(f"srcnn-cli: to {size} with {info.variant} (trained for "
+                       f"x{', x'.join(map(str, sorted(stage_models)))}; other factors in a plan)", err=True)
+        elif p.direct:
+            click.echo(f"srcnn-cli: x{scale_txt} with {info.name} ({info.variant}, trained for x{info.scale})", err=True)
+        else:
+            click.echo(f"srcnn-cli: x{scale_txt} with {info.variant}: {p.describe()}", err=True)
     items = _collect_inputs(inputs, recursive)
     out = Path(output)
     batch = len(inputs) > 1 or Path(inputs[0]).is_dir() or any(c in inputs[0] for c in "*?[") or out.is_dir()
@@ -263,7 +284,7 @@ def upscale_cmd(paths, scale, model, engine, tile, threads, overwrite, skip_exis
         try:
             if batch:
                 dst.parent.mkdir(parents=True, exist_ok=True)
-            notes = upscale_file(src, dst, scale=scale, model=str(info.manifest_path), engine=engine,
+            notes = upscale_file(src, dst, scale=scale, width=width, height=height, model=model, engine=engine,
                                  tile=tile, threads=threads, overwrite=overwrite, quality=quality,
                                  max_pixels=max_pixels, fast=fast, png_level=png_level, int8=int8,
                                  progress=None if batch else _progress_bar(src.name, tty))

@@ -12,13 +12,22 @@ from .runtime import Model
 __all__ = ["evaluate", "format_table"]
 
 
-def evaluate(folder: str | Path, scale: int, model: Model | None = None, *, with_ssim: bool = True,
-             progress=None) -> dict:
+def evaluate(folder: str | Path, scale: float, model: Model | str | None = None, *, with_ssim: bool = True,
+             progress=None, engine: str = "onnxruntime") -> dict:
     """Bicubic (and SRCNN when ``model`` is given) PSNR/SSIM on Y for every image of ``folder``.
 
-    Returns {'scale', 'model', 'images': [{'name', 'bicubic': {...}, 'srcnn': {...}}],
+    ``model``: a ``Model`` trained for ``scale`` runs on the protocol's bicubic image (the
+    paper's test); a variant name or weight path runs ``srcnn.upscale`` on the protocol's float
+    low-resolution Y, i.e. the plan for ``scale`` (``srcnn.factors``; reference path).
+
+    Returns {'scale', 'model', 'plan', 'images': [{'name', 'bicubic': {...}, 'srcnn': {...}}],
     'mean': {'bicubic': {...}, 'srcnn': {...}}}.
     """
+    from .pipeline import plan_of, upscale
+    from .protocol import shrink
+
+    how = plan_of(scale, model, fast=False).describe() if isinstance(model, str) else \
+        (f"x{model.info.scale}" if model is not None else None)
     paths = list_images(folder)
     if not paths:
         raise ValueError(f"no images (.bmp .png .jpg .tif .webp) in {folder}")
@@ -26,7 +35,11 @@ def evaluate(folder: str | Path, scale: int, model: Model | None = None, *, with
     for i, p in enumerate(paths):
         s = prepare(p.stem, load_uint8(p), scale)
         row = {"name": p.stem, "bicubic": score(s, s.y_bicubic, scale, with_ssim)}
-        if model is not None:
+        if isinstance(model, str):
+            y_lr = shrink(s.y_hr.astype(np.float32) / np.float32(255.0), scale)
+            y = upscale(y_lr, scale, model=model, engine=engine, fast=False).astype(np.float64)
+            row["srcnn"] = score(s, y, scale, with_ssim)
+        elif model is not None:
             r = model.radius
             y = model.run(pad_replicate(s.y_bicubic.astype(np.float32), r)).astype(np.float64)
             row["srcnn"] = score(s, y, scale, with_ssim)
@@ -35,8 +48,8 @@ def evaluate(folder: str | Path, scale: int, model: Model | None = None, *, with
             progress(i + 1, len(paths))
     methods = ["bicubic"] + (["srcnn"] if model is not None else [])
     mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
-    return {"folder": str(folder), "scale": scale,
-            "model": model.info.name if model is not None else None,
+    return {"folder": str(folder), "scale": scale, "plan": how,
+            "model": (model if isinstance(model, str) else model.info.name) if model is not None else None,
             "images": rows, "mean": mean}
 
 
@@ -52,6 +65,8 @@ def format_table(res: dict) -> str:
     widths = [max(len(head[i]), *(len(l[i]) for l in lines)) for i in range(len(head))]
     def row(cells):
         return "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
-    title = f"{res['folder']}  x{res['scale']}" + (f"  model {res['model']}" if res["model"] else "")
+    plan = res.get("plan")
+    title = f"{res['folder']}  x{res['scale']:g}" + (f"  model {res['model']}" if res["model"] else "") \
+        + (f"  (plan: {plan})" if plan and plan != f"x{res['scale']:g}" else "")
     sep = "-" * len(row(head))
     return "\n".join([title, row(head), sep] + [row(l) for l in lines[:-1]] + [sep, row(lines[-1])])

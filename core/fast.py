@@ -432,12 +432,12 @@ def _axis(t0: int, t1: int, w: np.ndarray, idx: np.ndarray, r: int, block: int) 
 
 
 def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = DEFAULT_FAST_TILE,
-                 progress=None) -> np.ndarray:
+                 progress=None, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """``srcnn.pipeline.upscale`` for an integer ``scale`` through ``net``'s tile graphs.
 
     ``image``: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA; uint8,
     uint16 or float in [0, 1]; already validated by the caller. Returns the same layout and
-    dtype at (S*H, S*W).
+    dtype at (S*H, S*W), or only output rows r0..r1-1, columns c0..c1-1 for ``region``.
     """
     s = int(scale)
     if net.tile_cap:
@@ -450,12 +450,13 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
     graph_dt = dt if dt in _MAX else np.dtype(np.float32)
     sess = net.session(colour, graph_dt, graph_dt)
     r, block = net.radius, net.block
-    out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
+    r0, r1, c0, c1 = region or (0, oh, 0, ow)
+    out = np.empty((r1 - r0, c1 - c0) + image.shape[2:], dtype=dt)
     alpha = None
     if c in (2, 4):
         alpha = (image[:, :, c - 1].astype(np.float32) / np.float32(_MAX[dt])) if dt in _MAX \
             else image[:, :, c - 1].astype(np.float32)
-    all_tiles = list(tiles(oh, ow, tile))
+    all_tiles = [type(t)(t.r0 + r0, t.r1 + r0, t.c0 + c0, t.c1 + c0) for t in tiles(r1 - r0, c1 - c0, tile)]
     wy, iy = contributions(h, oh, float(s), True)
     wx, ix = contributions(w, ow, float(s), True)
     rows = {k: _axis(*k, wy, iy, r, block) for k in {(t.r0, t.r1) for t in all_tiles}}
@@ -477,16 +478,17 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
             y = net.session(colour, graph_dt, graph_dt, int8=False).run(None, feed)[0]
             with net._lock:
                 net.fallbacks += 1
+        o = out[t.r0 - r0:t.r1 - r0, t.c0 - c0:t.c1 - c0]
         if image.ndim == 2:
-            out[t.r0:t.r1, t.c0:t.c1] = y[:, :, 0]
+            o[...] = y[:, :, 0]
         else:
-            out[t.r0:t.r1, t.c0:t.c1, :colour] = y
+            o[:, :, :colour] = y
             if alpha is not None:
                 a = resize_region(alpha, float(s), np.arange(t.r0, t.r1), np.arange(t.c0, t.c1))
                 if dt in _MAX:
                     m = np.float32(_MAX[dt])
                     a = np.clip(np.floor(a * m + np.float32(0.5)), 0, m)
-                out[t.r0:t.r1, t.c0:t.c1, c - 1] = a.astype(dt)
+                o[:, :, c - 1] = a.astype(dt)
 
     if net.tile_workers > 1 and len(all_tiles) > 1:
         from concurrent.futures import ThreadPoolExecutor

@@ -300,9 +300,13 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
 def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
-                 progress=None, fast: bool = True, png_level: int | None = None, int8: bool = False) -> list[str]:
-    """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped)."""
-    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, upscale
+                 progress=None, fast: bool = True, png_level: int | None = None, int8: bool = False,
+                 width: int | None = None, height: int | None = None) -> list[str]:
+    """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped).
+
+    ``width`` / ``height``: a target size instead of ``scale`` (``srcnn.pipeline.target_scale``).
+    """
+    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale
 
     src, dst = Path(src), Path(dst)
     max_out = max_pixels or MAX_OUTPUT_PIXELS
@@ -312,8 +316,11 @@ def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float
         raise ImageError(f"{dst}: refusing to write over the input file")
     if FORMATS.get(dst.suffix.lower()) is None:
         raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}")
-    pic = read_image(src, max_pixels=max_out, scale=max(float(scale), 1.0))
+    sized = width is not None or height is not None
+    pic = read_image(src, max_pixels=max_out, scale=1.0 if sized else max(float(scale), 1.0))
     h, w = pic.pixels.shape[:2]
+    if sized:
+        scale = target_scale(h, w, width, height)
     check_size(h, w, scale, max_out)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
                   threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8)

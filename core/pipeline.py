@@ -5,6 +5,10 @@ replicate borders, tile by tile -> bicubic Cb/Cr -> RGB. Alpha is upscaled bicub
 kept; the dtype is kept. Every stage is computed one output tile at a time (each tile's
 bicubic input is made from the low-resolution image directly), so memory stays bounded by
 the input, the output and one tile, and the result does not depend on the tile size.
+
+A factor no model is trained for runs a ``srcnn.factors.Plan``: trained models at their own
+factors one after the other (each stage tiled), then a MATLAB-bicubic resample to the asked
+factor, computed per output tile from the region of the last model's output that it reads.
 """
 from __future__ import annotations
 
@@ -15,10 +19,11 @@ import numpy as np
 
 from .border import halo_index, tiles
 from .colour import _OFFSET, _T, _T_INV, _MAX
+from .factors import Plan, apply_resample, plan_for, resample_axis
 from .resize import output_size, resize_region
-from .runtime import Model, ModelError, load_model, resolve_model
+from .runtime import Model, ModelError, ModelInfo, load_model, models_by_scale
 
-__all__ = ["upscale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
+__all__ = ["upscale", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
 
 DEFAULT_TILE = 512
 MAX_OUTPUT_PIXELS = 400_000_000  # 400 MP; the CLI's --max-pixels can raise it
@@ -33,6 +38,27 @@ def check_size(h: int, w: int, scale: float, max_pixels: int = MAX_OUTPUT_PIXELS
         raise ValueError(f"output would be {ow}x{oh} = {oh * ow / 1e6:.0f} MP, over the limit of "
                          f"{max_pixels / 1e6:.0f} MP")
     return oh, ow
+
+
+def target_scale(h: int, w: int, width: int | None = None, height: int | None = None) -> float:
+    """The factor that makes an (h, w) image ``width`` wide and/or ``height`` high.
+
+    One side given: the other follows the aspect ratio. Both: the largest size that fits
+    inside width x height, aspect ratio kept (as ImageMagick's ``-resize WxH``), so one side
+    is exact and the other at most the one asked. ValueError for a size below the input's.
+    """
+    if width is None and height is None:
+        raise ValueError("give a width, a height or both")
+    cands = []
+    for n, side, what in ((width, w, "width"), (height, h, "height")):
+        if n is None:
+            continue
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{what} must be a whole number of pixels >= 1, got {n}")
+        if n < side:
+            raise ValueError(f"{what} {n} is smaller than the image's ({side} px): SRCNN only enlarges")
+        cands.append(n / side)
+    return min(cands)
 
 
 def _check_image(image: np.ndarray) -> None:
@@ -67,55 +93,142 @@ def _split(image: np.ndarray):
     return colour, alpha, c < 3
 
 
-def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = None,
+def plan_of(scale: float, model: str | Model | None = None, fast=True) -> Plan:
+    """How ``upscale`` reaches ``scale`` with ``model`` (a variant's trained factors, or one file's)."""
+    return plan_for(scale, _stage_models(model, fast))
+
+
+def _stage_models(model, fast) -> dict[int, object]:
+    """{trained factor: ModelInfo or Model} that a plan may use."""
+    if isinstance(model, Model):
+        return {model.info.scale: model}
+    from . import fast as _fast  # lazy: the fast path's onnxruntime graphs are built on use
+
+    if isinstance(fast, _fast.FastModel):
+        return {fast.info.scale: fast.info}
+    return models_by_scale(model)
+
+
+def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | None = None,
             engine: str = "onnxruntime", tile: int = DEFAULT_TILE, threads: int | None = None,
             progress: Callable[[int, int], None] | None = None,
-            max_pixels: int = MAX_OUTPUT_PIXELS, fast=True, int8: bool = False) -> np.ndarray:
+            max_pixels: int = MAX_OUTPUT_PIXELS, fast=True, int8: bool = False,
+            plan: Plan | None = None, width: int | None = None, height: int | None = None) -> np.ndarray:
     """Upscale an image with SRCNN.
 
     Args:
         image: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA; uint8,
             uint16, or float in [0, 1]. sRGB-like values; Y/Cb/Cr use MATLAB's BT.601 studio range.
-        scale: factor >= 1; output is ceil(H*scale) x ceil(W*scale). Non-integer factors use the
-            nearest trained model on the bicubic pre-upsampled image.
-        model: '9-5-5' (default), '9-1-5', a path to a weight file, or a loaded ``Model``.
+        scale: factor >= 1; output is ceil(H*scale) x ceil(W*scale). A factor with a trained
+            model runs that model; any other runs a plan (``srcnn.factors``, ``plan_of(scale)``):
+            e.g. x1.5 = the x2 model then bicubic down by 0.75, x6 = x2 then x3, x5 = x2 then
+            x3 then down by 5/6. Alpha is bicubic at ``scale`` directly.
+        model: '9-5-5' (default), '9-1-5', '9-3-5', a path to a weight file, or a loaded
+            ``Model`` (one file: plans use its factor only).
         engine: 'onnxruntime' or 'opencv' (cv2.dnn).
         tile: output tile side in pixels (memory vs. speed; the result does not depend on it).
-        progress: called as progress(done_tiles, total_tiles).
+        progress: called as progress(done, total), counting the tiles of every stage.
         fast: True (the default, or a ``srcnn.fast.FastModel``) runs each tile as one
             onnxruntime graph (``srcnn.fast``, about 2x faster): the same result up to float
-            rounding (integer output within one level, see tests/test_fast.py). Integer scales
-            with engine 'onnxruntime' only; anything else quietly takes the reference path.
+            rounding (integer output within one level, see tests/test_fast.py). Engine
+            'onnxruntime' only; anything else quietly takes the reference path.
             False: the reference path, stage by stage (what the protocol tests pin down).
         int8: on the fast path, the middle layer in int8 (``srcnn.quant``): about 1.7x faster
             for 9-5-5, Set5/Set14 PSNR within 0.02 dB (the manifest's ``int8.metrics``). Only
             weight files with an accepted calibration (``ModelError`` otherwise); where the fast
             path does not apply, the reference path runs in float32.
+        plan: another ``srcnn.factors.Plan`` for ``scale`` than the default (comparisons).
+        width, height: a target size instead of ``scale`` (``target_scale``: one side, the
+            other by aspect ratio; both, the largest size that fits inside, aspect kept).
 
     Returns:
         The upscaled image, same layout and dtype (float output is not clipped).
     """
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    _check_image(image)
+    if width is not None or height is not None:
+        scale = target_scale(image.shape[0], image.shape[1], width, height)
+    check_size(image.shape[0], image.shape[1], scale, max_pixels)  # also validates scale
     if isinstance(model, Model):
         engine = model.engine
-    if fast and engine == "onnxruntime" and image.ndim in (2, 3):
-        check_size(image.shape[0], image.shape[1], scale, max_pixels)  # also validates scale
-    if fast and engine == "onnxruntime" and image.ndim in (2, 3) and float(scale).is_integer():
+    models = _stage_models(model, fast)
+    p = plan or plan_for(scale, models)
+    if abs(p.scale - scale) > 1e-9 or any(k not in models for k in p.stages):
+        raise ValueError(f"plan {p.describe()} does not fit x{scale:g} with the factors {sorted(models)}")
+    opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8)
+    if p.direct:
+        return _direct(image, p.stages[0], models[p.stages[0]], progress=progress, **opts)
+    return _planned(image, p, models, progress, **opts)
+
+
+def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, **opts) -> np.ndarray:
+    """``upscale`` through a plan: whole stages, then the last model and the resample per tile."""
+    colour, alpha, grey = _split(image)
+    x = colour[:, :, 0] if grey else colour
+    h, w = x.shape[:2]
+    oh, ow = output_size(h, p.scale), output_size(w, p.scale)
+    sizes = [(h, w)]
+    for k in p.stages:
+        sizes.append((output_size(sizes[-1][0], k), output_size(sizes[-1][1], k)))
+    final = list(tiles(oh, ow, tile))
+    counts = [len(list(tiles(*sz, tile))) for sz in sizes[1:-1]] + [len(final)]
+    total, done = sum(counts), 0
+
+    for i, k in enumerate(p.stages[:-1]):
+        def stage_progress(a, n, base=done):
+            if progress:
+                progress(base + a, total)
+        x = _direct(x, k, models[k], tile=tile, progress=stage_progress, **opts)
+        np.clip(x, 0.0, 1.0, out=x)  # the next model takes an image, as it was trained
+        done += counts[i]
+    k = p.stages[-1]
+    hk, wk = sizes[-1]
+    f = p.resample
+    dt = np.dtype(image.dtype)
+    out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
+    ax = {}
+    for n, t in enumerate(final):
+        ry = ax.setdefault(("r", t.r0, t.r1), resample_axis(hk, oh, f, t.r0, t.r1))
+        rx = ax.setdefault(("c", t.c0, t.c1), resample_axis(wk, ow, f, t.c0, t.c1))
+        region = _direct(x, k, models[k], tile=tile, region=(ry[0], ry[1], rx[0], rx[1]), **opts)
+        planes = apply_resample(region, ry, rx)
+        if grey:
+            planes = planes[:, :, None]
+        if alpha is not None:
+            a = resize_region(alpha, p.scale, np.arange(t.r0, t.r1), np.arange(t.c0, t.c1))
+            planes = np.concatenate([planes, a[:, :, None]], axis=2)
+        out[t.r0:t.r1, t.c0:t.c1] = _to_dtype(planes[:, :, 0] if image.ndim == 2 else planes, dt)
+        if progress:
+            progress(done + n + 1, total)
+    return out
+
+
+def _to_dtype(planes: np.ndarray, dt: np.dtype) -> np.ndarray:
+    if dt in _MAX:
+        m = np.float32(_MAX[dt])
+        return np.clip(np.floor(planes * m + np.float32(0.5)), 0, m).astype(dt)
+    return planes.astype(dt)
+
+
+def _direct(image: np.ndarray, scale: int, net, *, engine: str, tile: int, threads, fast, int8,
+            progress=None, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """One model at its own factor; ``region`` (r0, r1, c0, c1): only that part of the output."""
+    if fast and engine == "onnxruntime":
         from . import fast as _fast
 
-        _check_image(image)
-        fm = fast if isinstance(fast, _fast.FastModel) else _fast.load_fast_model(
-            model.info if isinstance(model, Model) else resolve_model(model, scale), threads, int8=int8)
+        info = net.info if isinstance(net, Model) else net
+        fm = fast if isinstance(fast, _fast.FastModel) else _fast.load_fast_model(info, threads, int8=int8)
         if fm is not None:
-            return _fast.upscale_fast(image, int(scale), fm, tile=tile, progress=progress)
+            return _fast.upscale_fast(image, int(scale), fm, tile=tile, progress=progress, region=region)
     colour, alpha, grey = _split(image)
     h, w = colour.shape[:2]
-    oh, ow = check_size(h, w, scale, max_pixels)
-    net = model if isinstance(model, Model) else load_model(resolve_model(model, scale), engine, threads)
+    oh, ow = output_size(h, scale), output_size(w, scale)
+    if not isinstance(net, Model):
+        net = load_model(net, engine, threads)
     r = net.radius
     scale = float(scale)
-
+    r0, r1, c0, c1 = region or (0, oh, 0, ow)
     if grey:
         y_lr = colour[:, :, 0]
         chroma = None
@@ -124,11 +237,11 @@ def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = 
         ycc = (colour @ (_T.T / 255.0).astype(np.float32) + (_OFFSET / 255.0).astype(np.float32))
         y_lr = np.ascontiguousarray(ycc[:, :, 0])
         chroma = np.ascontiguousarray(ycc[:, :, 1:])
-    out = np.empty((oh, ow) + image.shape[2:], dtype=image.dtype)
+    out = np.empty((r1 - r0, c1 - c0) + image.shape[2:], dtype=image.dtype)
     t_inv = (_T_INV * 255.0).astype(np.float32)
     off = (_OFFSET / 255.0).astype(np.float32)
     dt = np.dtype(image.dtype)
-    all_tiles = list(tiles(oh, ow, tile))
+    all_tiles = [type(t)(t.r0 + r0, t.r1 + r0, t.c0 + c0, t.c1 + c0) for t in tiles(r1 - r0, c1 - c0, tile)]
     for k, t in enumerate(all_tiles):
         rows, cols = np.arange(t.r0, t.r1), np.arange(t.c0, t.c1)
         y_in = resize_region(y_lr, scale, halo_index(t.r0, t.r1, r, oh), halo_index(t.c0, t.c1, r, ow))
@@ -144,12 +257,7 @@ def upscale(image: np.ndarray, scale: float = 3, *, model: str | Model | None = 
             planes = np.concatenate([planes, a[:, :, None]], axis=2)
         if image.ndim == 2:
             planes = planes[:, :, 0]
-        if dt in _MAX:
-            m = np.float32(_MAX[dt])
-            planes = np.clip(np.floor(planes * m + np.float32(0.5)), 0, m).astype(dt)
-        else:
-            planes = planes.astype(dt)
-        out[t.r0:t.r1, t.c0:t.c1] = planes
+        out[t.r0 - r0:t.r1 - r0, t.c0 - c0:t.c1 - c0] = _to_dtype(planes, dt)
         if progress:
             progress(k + 1, len(all_tiles))
     return out

@@ -121,6 +121,16 @@ def resolve_model(model: str | os.PathLike | None, scale: float) -> ModelInfo:
     raise ModelError(f"unknown model {name!r}: use one of {', '.join(VARIANTS)} or a path to a .onnx/.json")
 
 
+def models_by_scale(model: str | os.PathLike | None) -> dict[int, ModelInfo]:
+    """{trained factor: ModelInfo}: every shipped scale of a variant, or the one of a file."""
+    name = str(model) if model is not None else DEFAULT_VARIANT
+    if name in VARIANTS or name in VARIANTS.values():
+        info = resolve_model(name, 3)  # raises for a variant that is not shipped
+        return {m.scale: m for m in available_models() if m.variant == info.variant}
+    info = resolve_model(name, 3)
+    return {info.scale: info}
+
+
 class Model:
     """A verified SRCNN network ready to run; safe to share between threads.
 

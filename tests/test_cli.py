@@ -219,12 +219,42 @@ def test_glob_and_pattern(run, tmp_path):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["f0-big.webp", "f1-big.webp", "f2-big.webp"]
 
 
-def test_says_which_model_for_fractional_scale(run, tmp_path):
+def test_says_which_plan_for_fractional_scale(run, tmp_path):
     src = tmp_path / "a.png"
     Image.fromarray(rand((8, 8, 3))).save(src)
     r = run(src, tmp_path / "o.png", "--scale", 2.4)
-    assert r.returncode == 0 and "srcnn_955_x2" in r.stderr and "nearest" in r.stderr
+    assert r.returncode == 0 and "x3, bicubic x0.8" in r.stderr, r.stderr
     assert Image.open(tmp_path / "o.png").size == (20, 20)
+    r = run(src, tmp_path / "o6.png", "--scale", 6)
+    assert r.returncode == 0 and "x2 then x3" in r.stderr, r.stderr
+    assert Image.open(tmp_path / "o6.png").size == (48, 48)
+
+
+def test_target_size(run, tmp_path):
+    src = tmp_path / "a.png"
+    Image.fromarray(rand((10, 16, 3))).save(src)
+    r = run(src, tmp_path / "w.png", "--width", 40)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "w.png").size == (40, 25)
+    r = run(src, tmp_path / "h.png", "--height", 33)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "h.png").size == (53, 33)
+    # both: the largest size inside the box, aspect ratio kept
+    r = run(src, tmp_path / "b.png", "--width", 100, "--height", 30)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "b.png").size == (48, 30)
+    r = run(src, tmp_path / "small.png", "--width", 8)
+    assert r.returncode == 1 and "smaller than the image" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "small.png").exists()
+    # in batches each file gets its own factor, and {scale} names the size
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(rand((10, 16, 3))).save(d / "p.png")
+    Image.fromarray(rand((20, 20, 3))).save(d / "q.png")
+    r = run(d, tmp_path / "out", "--width", 64)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "out" / "p_x64w.png").size == (64, 40)
+    assert Image.open(tmp_path / "out" / "q_x64w.png").size == (64, 64)
 
 
 def test_help_is_fast_and_torch_free():

@@ -51,8 +51,8 @@ def test_cnn_sees_replicate_padded_borders(models, fast):
     m = models["random"]
     y = np.random.default_rng(5).random((40, 50))
     img = np.round(y * 255).astype(np.uint8)
-    out = upscale(img, 2, model=m, tile=100000, fast=fast)
-    y_up = imresize(img.astype(np.float32) / 255, 2)
+    out = upscale(img, 3, model=m, tile=100000, fast=fast)
+    y_up = imresize(img.astype(np.float32) / 255, 3)
     ref = m.run(pad_replicate(y_up, m.radius))
     assert np.abs(out.astype(int) - from_float(ref.astype(np.float64), np.uint8)).max() <= 1
 
@@ -87,8 +87,8 @@ def test_layout_and_dtype_kept_alpha_bicubic(models, shape, dtype, fast):
 @pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])
 def test_grey_is_processed_as_y(models, fast):
     g = np.random.default_rng(8).integers(0, 256, (25, 25), dtype=np.uint8)
-    out = upscale(g, 2, model=models["identity"], fast=fast)
-    assert np.abs(out.astype(int) - from_float(imresize(g / 255.0, 2), np.uint8)).max() <= 1
+    out = upscale(g, 3, model=models["identity"], fast=fast)
+    assert np.abs(out.astype(int) - from_float(imresize(g / 255.0, 3), np.uint8)).max() <= 1
 
 
 @pytest.mark.parametrize("fast", [False, True], ids=["reference", "fast"])

@@ -1,0 +1,121 @@
+"""How the trained factors reach any factor a user asks for (``srcnn.upscale(img, 2.5)``, x8, ...).
+
+An SRCNN model is trained for one factor; run on a bicubic image of another factor it
+over-sharpens (below that factor) or does nearly nothing (above it). A ``Plan`` instead runs
+trained models only at their own factors, one after the other, and reaches the asked factor
+with one last MATLAB-bicubic resample of the last model's output:
+
+- a trained factor: that model alone;
+- between 1 and the largest trained factor: the smallest trained factor above it, then the
+  antialiased bicubic down by s/k (x1.5 = x2 model, then x0.75);
+- above it: a chain of trained factors whose product is the smallest one >= s (fewest stages on a
+  tie, the smaller factor first), then down by s/product (x5 = x2 then x3, then x5/6; x8 = x2
+  then x4).
+
+``bench/factors.py`` measured this against the alternatives on Set5 and Set14 (the README's
+table). The resample is computed per output tile from the region of the last model's output it
+reads (``resample_rows``), so plans tile exactly like a single model does.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .resize import contributions, output_size
+
+__all__ = ["Plan", "plan_for", "resample_axis", "MAX_CHAIN"]
+
+MAX_CHAIN = 3  # at most this many models in a row (x2 x2 x2 = 8 already; 16 needs x4 x4)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``stages``: trained factors applied in order; then bicubic by ``scale / prod(stages)``."""
+    scale: float
+    stages: tuple[int, ...]
+
+    @property
+    def product(self) -> int:
+        return math.prod(self.stages)
+
+    @property
+    def resample(self) -> float:
+        """The last bicubic factor (1.0: none; < 1 down, antialiased; > 1 up)."""
+        return 1.0 if self.scale == self.product else self.scale / self.product
+
+    @property
+    def direct(self) -> bool:
+        return len(self.stages) == 1 and self.resample == 1.0
+
+    def describe(self) -> str:
+        s = " then ".join(f"x{k}" for k in self.stages)
+        if self.resample != 1.0:
+            s += f", bicubic x{self.resample:.4g}"
+        return s
+
+
+def plan_for(scale: float, available) -> Plan:
+    """The plan for ``scale`` (>= 1) with models trained for the integer factors ``available``."""
+    avail = sorted({int(k) for k in available if int(k) >= 2})
+    if not avail:
+        raise ValueError("no trained factor >= 2 to build a plan from")
+    scale = float(scale)
+    if scale in avail:
+        return Plan(scale, (int(scale),))
+    best = None
+    for n in range(1, MAX_CHAIN + 1):
+        for combo in itertools.product(avail, repeat=n):
+            p = math.prod(combo)
+            if p + 1e-9 < scale:
+                continue
+            # smallest product, then fewest stages, then the smaller factor first (measured:
+            # x2 then x3 beats x3 then x2 at x5 and x6, x2 then x4 beats x4 then x2 at x8)
+            key = (p, n, combo)
+            if best is None or key < best[0]:
+                best = (key, combo)
+    if best is None:  # beyond every chain: the longest chain of the largest factor, then bicubic up
+        return Plan(scale, (avail[-1],) * MAX_CHAIN)
+    return Plan(scale, tuple(best[1]))
+
+
+def resample_axis(n_in: int, n_out: int, factor: float, t0: int, t1: int):
+    """Weights for output rows t0..t1-1 of a MATLAB-bicubic resample of an axis of ``n_in``.
+
+    Returns (lo, hi, w, idx): the outputs read input rows lo..hi-1; ``w`` (t1-t0, taps) and
+    ``idx`` (t1-t0, taps), ``idx`` relative to lo. Same table as ``srcnn.resize.imresize``
+    (antialiased when shrinking), so a tile of the result equals that slice of the whole.
+    """
+    w, idx = contributions(n_in, n_out, float(factor), True)
+    w, idx = w[t0:t1], idx[t0:t1]
+    lo, hi = int(idx.min()), int(idx.max()) + 1
+    return lo, hi, w, idx - lo
+
+
+def apply_resample(x: np.ndarray, ry, rx) -> np.ndarray:
+    """Rows then columns (imresize's order for equal factors) of a float region ``x``.
+
+    ``ry``/``rx``: ``resample_axis`` results whose lo..hi span is what ``x`` holds.
+    """
+    _, _, wr, ir = ry
+    _, _, wc, ic = rx
+    dt = x.dtype
+    extra = (1,) * (x.ndim - 2)
+    tmp = np.zeros((wr.shape[0],) + x.shape[1:], dtype=dt)
+    for t in range(wr.shape[1]):
+        tmp += wr[:, t].astype(dt).reshape((-1, 1) + extra) * x[ir[:, t]]
+    out = np.zeros((wr.shape[0], wc.shape[0]) + x.shape[2:], dtype=dt)
+    for t in range(wc.shape[1]):
+        out += wc[:, t].astype(dt).reshape((1, -1) + extra) * tmp[:, ic[:, t]]
+    return out
+
+
+def stage_sizes(h: int, w: int, plan: Plan) -> list[tuple[int, int]]:
+    """(h, w) after each model of the plan, then the output size."""
+    sizes = []
+    for k in plan.stages:
+        h, w = output_size(h, k), output_size(w, k)
+        sizes.append((h, w))
+    return sizes
