@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .border import pad_replicate
+from .ensemble import run_ensemble
 from .protocol import list_images, load_uint8, prepare, score
 from .runtime import Model
 
@@ -13,14 +14,17 @@ __all__ = ["evaluate", "format_table"]
 
 
 def evaluate(folder: str | Path, scale: float, model: Model | str | None = None, *, with_ssim: bool = True,
-             progress=None, engine: str = "onnxruntime") -> dict:
+             progress=None, engine: str = "onnxruntime", ensemble: int = 1) -> dict:
     """Bicubic (and SRCNN when ``model`` is given) PSNR/SSIM on Y for every image of ``folder``.
 
     ``model``: a ``Model`` trained for ``scale`` runs on the protocol's bicubic image (the
     paper's test); a variant name or weight path runs ``srcnn.upscale`` on the protocol's float
     low-resolution Y, i.e. the plan for ``scale`` (``srcnn.factors``; reference path).
 
-    Returns {'scale', 'model', 'plan', 'images': [{'name', 'bicubic': {...}, 'srcnn': {...}}],
+    ``ensemble``: passes of the self-ensemble (``srcnn.ensemble``; 1 = none), as
+    ``srcnn.upscale(..., ensemble=n)`` runs it.
+
+    Returns {'scale', 'model', 'plan', 'ensemble', 'images': [{'name', 'bicubic': {...}, 'srcnn': {...}}],
     'mean': {'bicubic': {...}, 'srcnn': {...}}}.
     """
     from .pipeline import plan_of, upscale
@@ -37,18 +41,19 @@ def evaluate(folder: str | Path, scale: float, model: Model | str | None = None,
         row = {"name": p.stem, "bicubic": score(s, s.y_bicubic, scale, with_ssim)}
         if isinstance(model, str):
             y_lr = shrink(s.y_hr.astype(np.float32) / np.float32(255.0), scale)
-            y = upscale(y_lr, scale, model=model, engine=engine, fast=False).astype(np.float64)
+            y = upscale(y_lr, scale, model=model, engine=engine, fast=False, ensemble=ensemble).astype(np.float64)
             row["srcnn"] = score(s, y, scale, with_ssim)
         elif model is not None:
             r = model.radius
-            y = model.run(pad_replicate(s.y_bicubic.astype(np.float32), r)).astype(np.float64)
+            y = run_ensemble(model.run, pad_replicate(s.y_bicubic.astype(np.float32), r), ensemble)
+            y = y.astype(np.float64)
             row["srcnn"] = score(s, y, scale, with_ssim)
         rows.append(row)
         if progress:
             progress(i + 1, len(paths))
     methods = ["bicubic"] + (["srcnn"] if model is not None else [])
     mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
-    return {"folder": str(folder), "scale": scale, "plan": how,
+    return {"folder": str(folder), "scale": scale, "plan": how, "ensemble": ensemble,
             "model": (model if isinstance(model, str) else model.info.name) if model is not None else None,
             "images": rows, "mean": mean}
 
@@ -67,6 +72,7 @@ def format_table(res: dict) -> str:
         return "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(cells))
     plan = res.get("plan")
     title = f"{res['folder']}  x{res['scale']:g}" + (f"  model {res['model']}" if res["model"] else "") \
-        + (f"  (plan: {plan})" if plan and plan != f"x{res['scale']:g}" else "")
+        + (f"  (plan: {plan})" if plan and plan != f"x{res['scale']:g}" else "") \
+        + (f"  ensemble of {res['ensemble']}" if res.get("ensemble", 1) > 1 else "")
     sep = "-" * len(row(head))
     return "\n".join([title, row(head), sep] + [row(l) for l in lines[:-1]] + [sep, row(lines[-1])])

@@ -42,6 +42,7 @@ import numpy as np
 
 from .border import tiles
 from .colour import _MAX, _OFFSET, _T, _T_INV
+from .ensemble import transforms
 from .onnxmini import Graph, read_conv_stack
 from .resize import contributions, output_size, resize_region
 from .runtime import ModelInfo, usable_cores
@@ -213,7 +214,47 @@ def qconv_relu(g: Graph, x: str, w, b, x_scale: float, y_scale: float) -> str:
     return g.add("DequantizeLinear", [yq, g.const(np.float32(y_scale)), g.const(u8)])
 
 
-def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=None) -> bytes:
+def _flip(g: Graph, x: str, axis: int) -> str:
+    return g.add("Slice", [x, g.const(np.array([-1], np.int64)), g.const(np.array([np.iinfo(np.int64).min], np.int64)),
+                           g.const(np.array([axis], np.int64)), g.const(np.array([-1], np.int64))])
+
+
+def ensemble_graph(g: Graph, y: str, layers, block: int, passes: int, **cnn) -> str:
+    """The CNN on ``y`` (1, 1, H, W) under the ``passes`` symmetries of ``srcnn.ensemble.SETS``,
+    each output turned back and the mean taken: two batched CNN runs at most (the symmetries
+    that keep the orientation, then those that transpose it)."""
+    syms = transforms(passes)
+    outs = []
+    for transposed in (False, True):
+        group = [s for s in syms if s[0] == transposed]
+        if not group:
+            continue
+        base = g.add("Transpose", [y], perm=[0, 1, 3, 2]) if transposed else y
+        xs = []
+        for _, fr, fc in group:
+            x = base
+            if fr:
+                x = _flip(g, x, 2)
+            if fc:
+                x = _flip(g, x, 3)
+            xs.append(x)
+        batch = g.add("Concat", xs, axis=0) if len(xs) > 1 else xs[0]
+        o = cnn_graph(g, batch, layers, block, **cnn)
+        for i, (_, fr, fc) in enumerate(group):
+            oi = o if len(group) == 1 else g.add("Slice", [o, g.const(np.array([i], np.int64)), g.const(np.array([i + 1], np.int64)),
+                                                         g.const(np.array([0], np.int64))])
+            if fc:
+                oi = _flip(g, oi, 3)
+            if fr:
+                oi = _flip(g, oi, 2)
+            if transposed:
+                oi = g.add("Transpose", [oi], perm=[0, 1, 3, 2])
+            outs.append(oi)
+    total = g.add("Sum", outs)
+    return g.add("Mul", [total, g.const(np.float32(1.0 / len(outs)))])
+
+
+def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=None, passes: int = 1) -> bytes:
     """LR patch -> HR tile, see the module docstring.
 
     Inputs: ``lr`` (h, w, C) in ``in_dtype`` (the image's own samples, C = 3 RGB or 1 grey);
@@ -263,10 +304,11 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=Non
     y = g.add("MatMul", [g.add("MatMul", [ay, y]), axt])  # (1, Hy, Wy)
     g.stage = "cnn"
     y = g.add("Unsqueeze", [y, ax0])
-    if channels == 3:
-        y = cnn_graph(g, y, layers, block, out_bias=-off[0], int8=int8)
+    cnn = dict(out_bias=-off[0]) if channels == 3 else dict(out_scale=to_int)
+    if passes > 1:
+        y = ensemble_graph(g, y, layers, block, passes, int8=int8, **cnn)
     else:
-        y = cnn_graph(g, y, layers, block, out_scale=to_int, int8=int8)
+        y = cnn_graph(g, y, layers, block, int8=int8, **cnn)
     y = g.add("Slice", [y, g.const(np.array([0, 0], np.int64)), oe, g.const(np.array([2, 3], np.int64))])
     g.stage = "colour"
     if channels == 3:  # (1, 1, th, tw) * (3, 1, 1) + (3, th, tw)
@@ -343,16 +385,17 @@ class FastModel:
             so.add_session_config_entry(k, str(v))
         return so
 
-    def session(self, channels: int, in_dtype, out_dtype, int8: bool | None = None):
+    def session(self, channels: int, in_dtype, out_dtype, int8: bool | None = None, passes: int = 1):
         """The tile graph for ``channels`` (3 or 1), input and output dtype (any integer scale);
-        ``int8``: None = as this model is set up, False = float32 (the int8 fallback)."""
+        ``int8``: None = as this model is set up, False = float32 (the int8 fallback);
+        ``passes``: the self-ensemble (``srcnn.ensemble``), 1 = none."""
         q = self.int8 if int8 is None or int8 else None
-        key = (channels, np.dtype(in_dtype).str, np.dtype(out_dtype).str, q is not None)
+        key = (channels, np.dtype(in_dtype).str, np.dtype(out_dtype).str, q is not None, passes)
         with self._lock:
             if key not in self._sessions:
                 import onnxruntime as ort
 
-                graph = _tile_graph(self.layers, channels, in_dtype, out_dtype, self.block, q)
+                graph = _tile_graph(self.layers, channels, in_dtype, out_dtype, self.block, q, passes)
                 self._sessions[key] = ort.InferenceSession(graph, self.session_options(),
                                                            providers=["CPUExecutionProvider"])
             return self._sessions[key]
@@ -432,23 +475,25 @@ def _axis(t0: int, t1: int, w: np.ndarray, idx: np.ndarray, r: int, block: int) 
 
 
 def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = DEFAULT_FAST_TILE,
-                 progress=None, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+                 progress=None, region: tuple[int, int, int, int] | None = None, passes: int = 1) -> np.ndarray:
     """``srcnn.pipeline.upscale`` for an integer ``scale`` through ``net``'s tile graphs.
 
     ``image``: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or (H, W, 4) RGBA; uint8,
     uint16 or float in [0, 1]; already validated by the caller. Returns the same layout and
     dtype at (S*H, S*W), or only output rows r0..r1-1, columns c0..c1-1 for ``region``.
+    ``passes``: the self-ensemble (``srcnn.ensemble``; 1 = none), four symmetries per batched
+    CNN run, so tiles are capped at half the side to keep the activations' memory alike.
     """
     s = int(scale)
     if net.tile_cap:
-        tile = min(tile, net.tile_cap)
+        tile = min(tile, net.tile_cap if passes == 1 else net.tile_cap // 2)
     h, w = image.shape[:2]
     oh, ow = output_size(h, s), output_size(w, s)
     c = 1 if image.ndim == 2 else image.shape[2]
     colour = 3 if c >= 3 else 1
     dt = np.dtype(image.dtype)
     graph_dt = dt if dt in _MAX else np.dtype(np.float32)
-    sess = net.session(colour, graph_dt, graph_dt)
+    sess = net.session(colour, graph_dt, graph_dt, passes=passes)
     r, block = net.radius, net.block
     r0, r1, c0, c1 = region or (0, oh, 0, ow)
     out = np.empty((r1 - r0, c1 - c0) + image.shape[2:], dtype=dt)
@@ -475,7 +520,7 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
         res = sess.run(None, feed)
         y = res[0]
         if len(res) > 1 and res[1] >= 255:  # int8 clipped somewhere in this tile: float32 instead
-            y = net.session(colour, graph_dt, graph_dt, int8=False).run(None, feed)[0]
+            y = net.session(colour, graph_dt, graph_dt, int8=False, passes=passes).run(None, feed)[0]
             with net._lock:
                 net.fallbacks += 1
         o = out[t.r0 - r0:t.r1 - r0, t.c0 - c0:t.c1 - c0]

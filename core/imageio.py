@@ -4,10 +4,12 @@ Keeps what SRCNN cannot improve: alpha, 16-bit depth, ICC profile, EXIF (orienta
 applied to the pixels and reset to 1). Refuses absurd sizes before decoding, reports corrupt
 or truncated files as ``ImageError``, and writes through a temporary file in the destination
 folder that is renamed into place, so an interrupted run never leaves a half-written file and
-never touches the input.
+never touches the input. ``read_image`` also takes the file's bytes (``srcnn-cli -`` reads
+stdin) and ``upscale_file`` also writes to a binary stream (stdout).
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
@@ -45,44 +47,60 @@ class Picture:
     exif: bytes | None = None
     dpi: tuple | None = None
     info: dict = field(default_factory=dict)
+    format: str | None = None  # the source's format as Pillow names it ('PNG', 'GIF', ...)
+    notes: list = field(default_factory=list)  # what reading changed, one line each (for the user)
 
 
-def _png_header(path: Path) -> tuple[int, int] | None:
-    """(bit depth, colour type) from a PNG's IHDR, or None."""
-    with open(path, "rb") as f:
-        head = f.read(33)
+def _png_header(src: Path | bytes) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's IHDR (a file, or its bytes), or None."""
+    if isinstance(src, bytes):
+        head = src[:33]
+    else:
+        with open(src, "rb") as f:
+            head = f.read(33)
     if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26:
         return None
     return head[24], head[25]
 
 
-def _png_bit_depth(path: Path) -> int | None:
-    h = _png_header(path)
+def _png_bit_depth(src: Path | bytes) -> int | None:
+    h = _png_header(src)
     return h[0] if h else None
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS,
-               scale: float | None = None) -> Picture:
-    """Decode an image file (PNG, JPEG, BMP, TIFF, WebP, GIF, ...) into a ``Picture``.
+def read_image(path: str | os.PathLike | bytes, *, max_pixels: int = MAX_INPUT_PIXELS,
+               scale: float | None = None, name: str = "<stdin>") -> Picture:
+    """Decode an image file (PNG, JPEG, BMP, TIFF, WebP, GIF, ...), or its bytes, into a ``Picture``.
 
-    Palette and 1-bit images become RGB(A) / grey; 16-bit PNG and TIFF stay 16-bit.
-    Raises ``ImageError`` for anything unreadable or larger than ``max_pixels``; with
-    ``scale``, ``max_pixels`` is a limit on the output (``max_pixels`` / scale**2 on the input)
-    and the message says so.
+    Palette and 1-bit images become RGB(A) / grey; 16-bit PNG and TIFF stay 16-bit; CMYK
+    becomes RGB (through its ICC profile when it has one); of an animated or multi-page file
+    only the first frame is read. What was changed is in ``Picture.notes``. ``name``: how
+    messages call ``bytes`` input. Raises ``ImageError`` for anything unreadable or larger than
+    ``max_pixels``; with ``scale``, ``max_pixels`` is a limit on the output (``max_pixels`` /
+    scale**2 on the input) and the message says so.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file")
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        src = bytes(path)
+        path = name
+        if not src:
+            raise ImageError(f"{path}: empty input")
+        fp = io.BytesIO(src)
+    else:
+        src = path = Path(path)
+        if not path.exists():
+            raise ImageError(f"{path}: no such file")
+        if path.is_dir():
+            raise ImageError(f"{path}: is a folder, not an image")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: empty file")
+        fp = path
+    notes = []
     old_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our own check below, before anything is decoded
     try:
-        with Image.open(path) as im:
+        with Image.open(fp) as im:
             w, h = im.size
             if scale is not None and math.ceil(w * scale) * math.ceil(h * scale) > max_pixels:
                 ow, oh = math.ceil(w * scale), math.ceil(h * scale)
@@ -93,16 +111,24 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS,
                                  f"{max_pixels / 1e6:.3g} MP (raise it with --max-pixels)")
             if w == 0 or h == 0:
                 raise ImageError(f"{path}: image has no pixels")
+            fmt = im.format
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                what = "pages" if fmt == "TIFF" else "frames"
+                notes.append(f"{'animated ' if what == 'frames' else ''}{fmt} with {frames} {what}: "
+                             f"only the first is upscaled")
             icc = im.info.get("icc_profile")
             exif_obj = im.getexif()
             orientation = exif_obj.get(0x0112, 1)
             dpi = im.info.get("dpi")
-            sixteen = _is_16bit_colour(path, im)
+            sixteen = _is_16bit_colour(src, im)
             if sixteen:
-                arr = _read_16bit_colour(path)
+                arr = _read_16bit_colour(src, path)
                 arr = _orient(arr, orientation)
             else:
                 im.load()
+                if im.mode == "CMYK":
+                    im, icc = _cmyk_to_rgb(im, icc, notes)
                 im = ImageOps.exif_transpose(im) if orientation != 1 else im
                 arr = _pil_to_array(im, path)
             if orientation != 1 and 0x0112 in exif_obj:
@@ -120,12 +146,47 @@ def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_INPUT_PIXELS,
         raise ImageError(f"{path}: corrupt or truncated image ({msg})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
-    return Picture(arr, icc, exif, dpi)
+    return Picture(arr, icc, exif, dpi, format=fmt, notes=notes)
 
 
-def _is_16bit_colour(path: Path, im) -> bool:
+def _cmyk_to_rgb(im, icc: bytes | None, notes: list):
+    """A CMYK image as sRGB, and the ICC profile to keep (none: the CMYK one no longer applies).
+
+    With a CMYK ICC profile: through it with littleCMS (perceptual intent, black point
+    compensation, as photo editors convert by default). Without one: Pillow's plain formula,
+    R = (255 - C)(255 - K) / 255 and so on. Pillow's JPEG reader has already undone the
+    inverted samples of Adobe (Photoshop) CMYK JPEGs, which it knows by their Adobe marker.
+    """
+    from PIL import ImageCms
+
+    if icc and _icc_space(icc) == "CMYK":
+        try:
+            rgb = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                            ImageCms.createProfile("sRGB"),
+                                            renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB",
+                                            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+            notes.append("CMYK image converted to sRGB through its ICC profile")
+            return rgb, None
+        except (ImageCms.PyCMSError, OSError, ValueError) as e:
+            why = f"its ICC profile cannot be used ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    elif icc:
+        why = f"its ICC profile is for {_icc_space(icc) or 'an unknown colour space'}, not CMYK"
+    else:
+        why = "it has no ICC profile"
+    notes.append(f"CMYK image converted to RGB with the plain formula ({why}): colours are approximate")
+    return im.convert("RGB"), None
+
+
+def _icc_space(icc: bytes) -> str | None:
+    """The data colour space of an ICC profile ('RGB', 'GRAY', 'CMYK', ...) from its header."""
+    if len(icc) < 20:
+        return None
+    return icc[16:20].decode("ascii", "replace").strip() or None
+
+
+def _is_16bit_colour(src: Path | bytes, im) -> bool:
     if im.format == "PNG":
-        return (_png_bit_depth(path) == 16) and im.mode in ("RGB", "RGBA", "LA")
+        return (_png_bit_depth(src) == 16) and im.mode in ("RGB", "RGBA", "LA")
     if im.format == "TIFF":
         bps = im.tag_v2.get(258)
         bps = bps if isinstance(bps, tuple) else (bps,)
@@ -133,17 +194,17 @@ def _is_16bit_colour(path: Path, im) -> bool:
     return False
 
 
-def _read_16bit_colour(path: Path) -> np.ndarray:
+def _read_16bit_colour(src: Path | bytes, path) -> np.ndarray:
     import cv2
 
-    data = np.fromfile(path, np.uint8)
+    data = np.frombuffer(src, np.uint8) if isinstance(src, bytes) else np.fromfile(src, np.uint8)
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageError(f"{path}: corrupt or truncated 16-bit image")
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = arr[:, :, ::-1]
     elif arr.ndim == 3 and arr.shape[2] == 4:
-        if _png_header(path) == (16, 4):  # grey+alpha, which OpenCV expands to BGRA
+        if _png_header(src) == (16, 4):  # grey+alpha, which OpenCV expands to BGRA
             arr = arr[:, :, [0, 3]]
         else:
             arr = arr[:, :, [2, 1, 0, 3]]
@@ -208,10 +269,18 @@ def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int =
         notes.append("JPEG has no alpha channel: alpha dropped")
         a = a[:, :, 0] if channels == 2 else a[:, :, :3]
         channels = 1 if channels == 2 else 3
+    icc = pic.icc_profile
+    if icc:  # a profile describes the colour space of the samples it is attached to
+        want = "RGB" if channels >= 3 or fmt == "WEBP" else "GRAY"  # WebP keeps grey as RGB
+        have = _icc_space(icc)
+        if have != want:
+            notes.append(f"ICC profile dropped: it is for {have or 'an unknown colour space'}, "
+                         f"the output is {'grey' if want == 'GRAY' else want}")
+            icc = None
     if fmt == "PNG":
         from .png import png_parts
 
-        return png_parts(a, icc_profile=pic.icc_profile, exif=pic.exif, dpi=pic.dpi, level=png_level,
+        return png_parts(a, icc_profile=icc, exif=pic.exif, dpi=pic.dpi, level=png_level,
                          threads=threads), notes
     if sixteen and (channels > 1):  # 16-bit colour TIFF
         import cv2
@@ -224,7 +293,7 @@ def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int =
         if not ok:
             raise ImageError(f"cannot encode a 16-bit {fmt}")
         data = buf.tobytes()
-        if pic.icc_profile or pic.exif:
+        if icc or pic.exif:
             notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
         return [data], notes
     if a.ndim == 3 and channels == 1:
@@ -234,8 +303,8 @@ def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int =
     else:
         im = Image.fromarray(np.ascontiguousarray(a))  # L, LA, RGB or RGBA from the shape
     kw = {}
-    if pic.icc_profile and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
-        kw["icc_profile"] = pic.icc_profile
+    if icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+        kw["icc_profile"] = icc
     if pic.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         kw["exif"] = pic.exif
     if pic.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
@@ -297,33 +366,54 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     return notes
 
 
-def upscale_file(src: str | os.PathLike, dst: str | os.PathLike, *, scale: float = 3, model=None,
+def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
                  progress=None, fast: bool = True, png_level: int | None = None, int8: bool = False,
-                 width: int | None = None, height: int | None = None) -> list[str]:
-    """Read ``src``, upscale it with SRCNN, write ``dst``; returns warnings (e.g. alpha dropped).
+                 width: int | None = None, height: int | None = None, ensemble=False,
+                 fmt: str | None = None, name: str = "<stdin>") -> list[str]:
+    """Read ``src``, upscale it with SRCNN, write ``dst``; returns notes (e.g. alpha dropped).
 
+    ``src``: a path, or the file's bytes (``name`` in messages). ``dst``: a path (the format
+    from its extension), or a binary stream such as stdout, written once the image is encoded,
+    in format ``fmt`` ('PNG', 'JPEG', ...; default: the input's if it can be written, else PNG).
     ``width`` / ``height``: a target size instead of ``scale`` (``srcnn.pipeline.target_scale``).
     """
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale
 
-    src, dst = Path(src), Path(dst)
+    stream = hasattr(dst, "write")
+    src = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else Path(src)
+    dst = dst if stream else Path(dst)
     max_out = max_pixels or MAX_OUTPUT_PIXELS
-    if dst.exists() and not overwrite:
+    if stream and fmt is not None and fmt not in FORMATS.values():
+        raise ImageError(f"unknown output format {fmt}; use one of {', '.join(sorted(set(FORMATS.values())))}")
+    if not stream and dst.exists() and not overwrite:
         raise ImageError(f"{dst}: already exists (use --overwrite to replace it)")
-    if dst.exists() and src.exists() and os.path.samefile(src, dst):
+    if not stream and dst.exists() and isinstance(src, Path) and src.exists() and os.path.samefile(src, dst):
         raise ImageError(f"{dst}: refusing to write over the input file")
-    if FORMATS.get(dst.suffix.lower()) is None:
+    if not stream and FORMATS.get(dst.suffix.lower()) is None:
         raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}")
     sized = width is not None or height is not None
-    pic = read_image(src, max_pixels=max_out, scale=1.0 if sized else max(float(scale), 1.0))
+    pic = read_image(src, max_pixels=max_out, scale=1.0 if sized else max(float(scale), 1.0), name=name)
     h, w = pic.pixels.shape[:2]
     if sized:
         scale = target_scale(h, w, width, height)
     check_size(h, w, scale, max_out)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
-                  threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8)
+                  threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8,
+                  ensemble=ensemble)
     pic.pixels = out
-    return write_image(pic, dst, overwrite=overwrite, quality=quality, protect=[src],
-                       png_level=PNG_LEVEL if png_level is None else png_level, threads=threads)
+    png_level = PNG_LEVEL if png_level is None else png_level
+    if stream:
+        notes = pic.notes
+        if fmt is None:
+            fmt = pic.format if pic.format in FORMATS.values() else "PNG"
+            if fmt != pic.format:
+                notes.append(f"{pic.format or 'the input format'} cannot be written: written as PNG")
+        data, more = encode_image(pic, fmt, quality=quality, png_level=png_level, threads=threads)
+        dst.write(data)
+        dst.flush()
+        return notes + more
+    return pic.notes + write_image(pic, dst, overwrite=overwrite, quality=quality,
+                                   protect=[src] if isinstance(src, Path) else [],
+                                   png_level=png_level, threads=threads)
