@@ -298,6 +298,7 @@ def upscale_cmd(paths, scale, width, height, model, engine, tile, threads, overw
     srcnn-cli photo.jpg photo_x3.jpg
     srcnn-cli photo.png big.png --scale 2 --model 9-1-5
     srcnn-cli scans/ out/ --recursive --scale 2 --skip-existing
+    srcnn-cli - - < in.png > out.png       (stdin to stdout)
     """
     from pathlib import Path
 
