@@ -73,9 +73,10 @@ def test_install_gimp3_into_dest(tmp_path):
     assert rec["cli"] == CLI
     assert any(Path(p).is_dir() for p in rec["site_packages"])
     compile(path.read_text(), str(path), "exec")
-    # re-installing replaces the file in place, nothing left behind
+    # re-installing replaces the file (and the help page) in place, nothing left behind
     inst.install_gimp_plugin("3", tmp_path)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["srcnn-upscale.py"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["help", "srcnn-upscale.py"]
+    assert rec["capabilities"]["variants"]  # the Model menu for the srcnn-cli path
 
 
 def test_install_gimp210_into_dest(tmp_path):
@@ -156,7 +157,8 @@ def test_build_zips(tmp_path):
     z3, z2 = sorted(tmp_path.glob("srcnn-gimp3-*.zip")), sorted(tmp_path.glob("srcnn-gimp2.10-*.zip"))
     assert len(z3) == len(z2) == 1
     with zipfile.ZipFile(z3[0]) as z:
-        assert sorted(z.namelist()) == ["README.md", "srcnn-upscale/srcnn-upscale.py"]
+        assert sorted(z.namelist()) == ["README.md", "srcnn-upscale/help/en/gimp-help.xml",
+                                        "srcnn-upscale/help/en/index.html", "srcnn-upscale/srcnn-upscale.py"]
         info = z.getinfo("srcnn-upscale/srcnn-upscale.py")
         assert (info.external_attr >> 16) & 0o111
         assert 'INSTALL = json.loads(r"""{}""")' in z.read(info).decode()
@@ -234,8 +236,9 @@ def test_core_path_float(g3, tiny_weights):
 
 def test_cli_error_reaches_the_user(g3, tmp_path):
     fail = [sys.executable, "-c", "import sys; print('working'); sys.stderr.write('srcnn-cli: error: boom\\n'); sys.exit(1)"]
-    with pytest.raises(g3.SrcnnError, match="srcnn-cli: error: boom"):
+    with pytest.raises(g3.SrcnnError) as e:
         g3.CliBackend(fail, _read_png_like_gimp).upscale_all([(b"\0" * 12, 2, 2, 3, "u8")], 2, "9-5-5", lambda f: None)
+    assert str(e.value) == "boom"  # the CLI's last line, without its own "srcnn-cli: error:" prefix
     with pytest.raises(g3.SrcnnError, match="cannot run"):
         g3.CliBackend([str(tmp_path / "missing")], _read_png_like_gimp).upscale_all(
             [(b"\0" * 12, 2, 2, 3, "u8")], 2, "9-5-5", lambda f: None)
@@ -290,8 +293,10 @@ def test_gimp3_plugin_registration_source():
     src = GIMP3.read_text()
     for s in ('PROC = "python-fu-srcnn-upscale"', 'set_menu_label("SRCNN...")',
               'add_menu_path("<Image>/Filters/Enhance")', 'undo_group_start()', 'undo_group_end()',
-              "Gimp.progress_init", "Gimp.message", "EXECUTION_ERROR"):
+              "Gimp.progress_init", "EXECUTION_ERROR", "set_help_domain(HELP_DOMAIN"):
         assert s in src
+    # errors: returned once to GIMP (which shows them), never also as a message of our own
+    assert "Gimp.message(" not in src and "clean_all" not in src
 
 
 # ---------------------------------------------------------------- GIMP 2.10 adapter
@@ -381,14 +386,25 @@ class StandInPdb:
     def _gimp_image_clean_all(self, image): pass
 
     def _gimp_image_scale(self, image, w, h):
-        sx, sy = w // image.width, h // image.height
+        fx, fy = w / image.width, h / image.height
         image.width, image.height = w, h
         for layer in _leaves(image.layers):  # nearest neighbour: the adapter must overwrite it all
-            layer.pixels = layer.pixels.repeat(sy, 0).repeat(sx, 1)
-            layer.offsets = (layer.offsets[0] * sx, layer.offsets[1] * sy)
+            lh, lw = layer.pixels.shape[:2]
+            self._nearest(layer, round(lw * fx), round(lh * fy))
+            layer.offsets = (round(layer.offsets[0] * fx), round(layer.offsets[1] * fy))
         if image.selection:
             x, y, w2, h2 = image.selection
-            image.selection = (x * sx, y * sy, w2 * sx, h2 * sy)
+            image.selection = (round(x * fx), round(y * fy), round(w2 * fx), round(h2 * fy))
+
+    @staticmethod
+    def _nearest(layer, w, h):
+        lh, lw = layer.pixels.shape[:2]
+        layer.pixels = layer.pixels[(np.arange(h) * lh) // h][:, (np.arange(w) * lw) // w]
+
+    def _gimp_layer_scale(self, layer, w, h, local_origin):
+        self._nearest(layer, w, h)
+
+    def _gimp_progress_end(self): pass
 
     def _gimp_selection_is_empty(self, image):
         return image.selection is None
@@ -467,7 +483,8 @@ def g2(monkeypatch):
     fu = make_gimpfu()
     monkeypatch.delenv("SRCNN_CLI", raising=False)
     plugin = load(GIMP2, "srcnn_gimp2_plugin", gimpfu=fu)
-    plugin.INSTALL = {"cli": CLI}
+    plugin.INSTALL = {"cli": CLI, "capabilities": inst.capabilities()}
+    plugin.MODELS, plugin.MODEL_LABELS = plugin.model_menu(plugin.INSTALL["capabilities"])  # as installed
     return plugin, fu
 
 
@@ -479,11 +496,13 @@ def test_gimp210_registration(g2):
     assert name == "python-fu-srcnn-upscale" and label == "SRCNN..."
     assert r["kwargs"] == {"menu": "<Image>/Filters/Enhance"}
     assert types_ == "RGB*, GRAY*"
+    # width/height after the old arguments: positional scripts written for 2, 3 or 4 keep working
     assert [(p[0], p[1]) for p in params] == [(fu.PF_IMAGE, "image"), (fu.PF_DRAWABLE, "drawable"),
                                              (fu.PF_SPINNER, "scale"), (fu.PF_OPTION, "model"),
-                                             (fu.PF_TOGGLE, "new_image")]
-    assert params[2][3:] == (3, (2, 8, 1))
-    assert params[3][3] == 0 and params[3][4][0].startswith("9-5-5")
+                                             (fu.PF_TOGGLE, "new_image"), (fu.PF_SPINNER, "width"),
+                                             (fu.PF_SPINNER, "height")]
+    assert params[2][3:] == (3.0, (1.0, 16.0, 0.1))
+    assert params[3][4][params[3][3]] == "High quality (9-5-5)"
     assert [p[0] for p in results] == [fu.PF_IMAGE]
     assert func.__name__ == "srcnn_upscale"
 
@@ -502,13 +521,13 @@ def test_gimp210_upscales_every_layer_as_one_undo_step(g2, tiny_weights):
     image, rgb, rgba = _two_layer_image()
     image.selection = (1, 1, 4, 4)
     fu.pdb.image = image
-    out = plugin.srcnn_upscale(image, None, 2, 0, False)
+    out = plugin.srcnn_upscale(image, None, 2, plugin.MODELS.index("9-5-5"), False)
     assert out is image and fu.gimp.messages == [] and fu.gimp.displays == []
     names = fu.pdb.names()
     # all pixels leave before anything changes; then one undo group around every change
     assert names.index("gimp_image_undo_group_start") > max(i for i, n in enumerate(names) if n == "file_png_save2")
     changes = [n for n in names if n not in ("gimp_item_is_group", "gimp_image_base_type", "file_png_save2",
-                                             "gimp_selection_is_empty")]
+                                             "gimp_selection_is_empty", "gimp_progress_end")]
     assert changes[0] == "gimp_image_undo_group_start" and changes[-1] == "gimp_image_undo_group_end"
     assert names.count("gimp_image_undo_group_start") == 1 and "gimp_image_undo_disable" not in names
     assert ("gimp_image_scale", (image, 24, 18)) in fu.pdb.calls
@@ -525,34 +544,38 @@ def test_gimp210_new_image(g2, tiny_weights):
 
     plugin, fu = g2
     image, rgb, rgba = _two_layer_image()
-    out = plugin.srcnn_upscale(image, None, 3, 1, True)  # model index 1: 9-1-5
+    out = plugin.srcnn_upscale(image, None, 3, plugin.MODELS.index("9-1-5"), True)
     assert out is not image and fu.gimp.displays == [out]
     assert image.width == 12 and np.array_equal(image.layers[1].pixels, rgb)  # original untouched
     assert (out.width, out.height) == (36, 27)
     assert np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 3, model="9-1-5"))
     names = fu.pdb.names()
-    assert "gimp_image_undo_group_start" not in names
-    assert names.index("gimp_image_undo_disable") < names.index("gimp_image_scale") < names.index("gimp_image_undo_enable")
+    # one undo group on the new image too, and never marked clean: closing it asks to save
+    assert "gimp_image_undo_disable" not in names and "gimp_image_clean_all" not in names
+    assert names.index("gimp_image_undo_group_start") < names.index("gimp_image_scale") < names.index("gimp_image_undo_group_end")
+    # the progress bar ends before GIMP's own scaling could restart it
+    assert names.index("gimp_progress_end") < names.index("gimp_image_scale")
 
 
 def test_gimp210_errors_are_reported_and_leave_the_image(g2, tiny_weights, monkeypatch, tmp_path):
     plugin, fu = g2
     image, rgb, _ = _two_layer_image()
     monkeypatch.setenv("SRCNN_WEIGHTS", str(tmp_path))  # no models: srcnn-cli fails
-    with pytest.raises(plugin.SrcnnError):
-        plugin.srcnn_upscale(image, None, 2, 0, False)
-    assert len(fu.gimp.messages) == 1 and fu.gimp.messages[0].startswith("SRCNN: srcnn-cli: error: no shipped")
+    # one message, no exception (gimpfu would add a traceback dialog and GIMP a second message)
+    assert plugin.srcnn_upscale(image, None, 2, 0, False) is None
+    assert len(fu.gimp.messages) == 1 and fu.gimp.messages[0].startswith("SRCNN: no shipped 9-5-5 model")
     assert "gimp_image_scale" not in fu.pdb.names() and np.array_equal(image.layers[1].pixels, rgb)
     # no srcnn-cli anywhere: says how to fix it
     plugin.INSTALL = {}
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(plugin.SrcnnError):
-        plugin.srcnn_upscale(image, None, 2, 0, False)
+    assert plugin.srcnn_upscale(image, None, 2, 0, False) is None
     assert "install-gimp-plugin --gimp-version 2.10" in fu.gimp.messages[-1]
-    # indexed images are refused with a hint
-    with pytest.raises(plugin.SrcnnError):
-        plugin.srcnn_upscale(Image(4, 4, [Layer(np.zeros((4, 4, 3), np.uint8))], base_type=2), None, 2, 0, False)
+    # indexed images are refused with a hint; a width below the image's too
+    plugin.srcnn_upscale(Image(4, 4, [Layer(np.zeros((4, 4, 3), np.uint8))], base_type=2), None, 2, 0, False)
     assert "Image > Mode" in fu.gimp.messages[-1]
+    plugin.srcnn_upscale(image, None, 2, 0, False, 5, 0)
+    assert fu.gimp.messages[-1] == "SRCNN: the width 5 is smaller than the image's 12 px: SRCNN only enlarges"
+    assert len(fu.gimp.messages) == 4 and all(m.count("SRCNN:") == 1 for m in fu.gimp.messages)
 
 
 def _shipped_int8_or_skip():
@@ -570,8 +593,8 @@ def test_int8_choice_in_both_gimp3_backends(g3):
     import srcnn
 
     _shipped_int8_or_skip()
-    assert g3.split_model("9-5-5-int8") == ("9-5-5", True) and g3.split_model("9-1-5") == ("9-1-5", False)
-    assert "9-5-5-int8" in [m for m, _ in g3.MODELS]
+    assert g3.split_model("9-5-5-int8") == ("9-5-5", True, False) and g3.split_model("9-1-5") == ("9-1-5", False, False)
+    assert "9-5-5-int8" in [m for m, _, _ in g3.model_choices(g3.capabilities(srcnn))]
     a = sample_image(20, 26, 3, np.uint8, seed=5)
     items = [(a.tobytes(), 26, 20, 3, "u8")]
     (w, h, core), = g3.CoreBackend(srcnn).upscale_all(items, 3, "9-5-5-int8", lambda f: None)
@@ -586,7 +609,167 @@ def test_gimp210_int8_choice(g2):
 
     _shipped_int8_or_skip()
     plugin, fu = g2
-    assert plugin.MODELS[2] == "9-5-5-int8" and "int8" in plugin.MODEL_LABELS[2]
+    i = plugin.MODELS.index("9-5-5-int8")
+    assert plugin.MODEL_LABELS[i] == "High quality, about 1.7x faster (9-5-5 int8)"
     image, rgb, _ = _two_layer_image()
-    out = plugin.srcnn_upscale(image, None, 3, 2, True)  # model index 2: 9-5-5 int8
+    out = plugin.srcnn_upscale(image, None, 3, i, True)
     assert fu.gimp.messages == [] and np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 3, int8=True))
+
+
+# ---------------------------------------------------------------- factors, sizes, model menu
+
+@pytest.mark.parametrize("w,h", [(23, 17), (500, 480), (7, 300), (1, 1)])
+def test_resolve_size_is_the_cores(g3, w, h):
+    """The dialog's result size = what srcnn.upscale makes (target_scale, ceil(side * factor))."""
+    from srcnn.pipeline import target_scale
+    from srcnn.resize import output_size
+
+    for s in (1.0, 1.1, 1.5, 2, 2.5, 3, 10 / 3, 5, 7.77, 16):
+        assert g3.resolve_size(w, h, s) == (s, output_size(w, s), output_size(h, s))
+    for width, height in ((w, 0), (0, h), (w * 2 + 1, 0), (0, h * 3 + 2), (w * 3, h * 2), (w * 2, h * 5)):
+        f, ow, oh = g3.resolve_size(w, h, 3.0, width, height)
+        want = target_scale(h, w, width or None, height or None)
+        assert f == pytest.approx(want, rel=1e-12)
+        assert (ow, oh) == (output_size(w, want), output_size(h, want))
+        assert ow == width or oh == height  # the side asked for is exact, the other fits inside
+        assert (not width or ow <= width) and (not height or oh <= height)
+    with pytest.raises(g3.SrcnnError, match="smaller than the image's"):
+        g3.resolve_size(w + 1, h, 2, w, 0)
+    with pytest.raises(g3.SrcnnError, match="x1 to x16"):
+        g3.resolve_size(w, h, 2, w * 17, 0)
+
+
+def test_size_link_follows_the_aspect_ratio(g3):
+    link = g3.SizeLink(23, 17)
+    assert link.from_scale(2.5) == (2.5, 58, 43) and link.last == "scale"
+    assert link.run_values(2.5, 58, 43) == (2.5, 0, 0)  # the factor itself runs
+    s, w, h = link.from_side("width", 50)
+    assert (w, h) == (50, 37) and s == 50 / 23 and link.last == "width"
+    assert link.run_values(s, w, h) == (s, 50, 0)
+    assert g3.resolve_size(23, 17, *link.run_values(s, w, h)) == (s, 50, 37)
+    s, w, h = link.from_side("height", 40)
+    assert (w, h) == (55, 40) and link.run_values(s, w, h) == (s, 0, 40)
+    # out of range: held at x1 .. x16 (the spin button shows the held value)
+    assert link.from_side("width", 5) == (1.0, 23, 17)
+    assert link.from_side("height", 10 ** 6) == (16.0, 368, 272)
+    assert link.from_scale(40) == (16.0, 368, 272)
+
+
+def test_model_choices_name_what_they_give(g3, tiny_weights, monkeypatch):
+    import inspect
+
+    import srcnn
+    from srcnn import pipeline, quant
+
+    monkeypatch.setenv("SRCNN_INT8_CPU", "ok")
+    caps = g3.capabilities(srcnn)
+    assert caps["variants"] == {"9-5-5": [2, 3, 4], "9-1-5": [3]}
+    assert caps["int8"] == []  # the test weights carry no int8 calibration
+    assert caps["ensemble"] == ("ensemble" in inspect.signature(pipeline.upscale).parameters)
+    caps["int8"] = ["9-5-5"]
+    ch = g3.model_choices(caps)
+    nicks = [n for n, _, _ in ch]
+    want = (["9-5-5-ensemble"] if caps["ensemble"] else []) + ["9-5-5", "9-5-5-int8", "9-1-5"]
+    assert nicks == want  # best quality first
+    for nick, label, helptext in ch:  # what it gives, the technical name in brackets
+        assert label.endswith(")") and split_variant(nick) in label[label.index("("):]
+        assert "trained for x" in helptext
+    assert dict((n, l) for n, l, _ in ch)["9-1-5"] == "Fast, a little softer (9-1-5)"
+    # no VNNI: no int8 entry at all
+    monkeypatch.delenv("SRCNN_INT8_CPU")
+    monkeypatch.setattr(quant, "int8_cpu_problem", lambda: "int8 needs a CPU with VNNI")
+    assert g3.capabilities(srcnn)["int8"] == []
+    # a variant shipped later (9-3-5) is listed by what it gives, between the other two
+    caps = {"variants": {"9-1-5": [2, 3, 4], "9-3-5": [3], "9-5-5": [2, 3, 4]}, "int8": [], "ensemble": False}
+    assert [l for _, l, _ in g3.model_choices(caps)] == [
+        "High quality (9-5-5)", "Good quality, faster (9-3-5)", "Fast, a little softer (9-1-5)"]
+
+
+def split_variant(nick):
+    return nick.split("-int8")[0].split("-ensemble")[0]
+
+
+def test_capabilities_of_the_shipped_weights(g3):
+    """The real weights/ folder: every shipped variant is offered (nothing hard-coded)."""
+    import srcnn
+    from srcnn.runtime import available_models
+
+    nicks = [n for n, _, _ in g3.model_choices(g3.capabilities(srcnn))]
+    for v in {m.variant for m in available_models()}:
+        assert v in nicks
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.5, 5.0])
+def test_fractional_factors_both_paths(g3, tiny_weights, scale):
+    import srcnn
+
+    a = sample_image(9, 13, 4, np.uint8, seed=3)
+    items = [(a.tobytes(), 13, 9, 4, "u8")]
+    seen = []
+    (w, h, core), = g3.CoreBackend(srcnn).upscale_all(items, scale, "9-5-5", seen.append)
+    (_, _, cli), = g3.CliBackend([CLI], _read_png_like_gimp).upscale_all(items, scale, "9-5-5", lambda f: None)
+    want = srcnn.upscale(a, scale)
+    assert (h, w) == want.shape[:2] and core == cli == want.tobytes()
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_core_progress_never_goes_back(g3, tiny_weights, monkeypatch):
+    """Whatever the core reports per stage, the bar only grows, and ends full."""
+    class Core:
+        @staticmethod
+        def upscale(a, scale, progress, **opts):
+            for i, n in ((1, 4), (3, 4), (1, 2), (2, 2), (9, 10)):  # a stage count starting over
+                progress(i, n)
+            return np.zeros((a.shape[0] * 2, a.shape[1] * 2) + a.shape[2:], a.dtype)
+    seen = []
+    items = [(b"\0" * 12, 2, 2, 3, "u8"), (b"\0" * 48, 4, 4, 3, "u8")]
+    g3.CoreBackend(Core).upscale_all(items, 2, "9-5-5", seen.append)
+    assert seen == sorted(seen) and len(set(seen)) == len(seen) and seen[-1] == 1.0
+
+
+def test_ensemble_choice_both_paths(g3, tiny_weights):
+    import inspect
+
+    import srcnn
+    from srcnn import pipeline
+
+    if "ensemble" not in inspect.signature(pipeline.upscale).parameters:
+        pytest.skip("srcnn.upscale has no ensemble= yet: the choice is not offered")
+    assert "9-5-5-ensemble" in [n for n, _, _ in g3.model_choices(g3.capabilities(srcnn))]
+    a = sample_image(10, 12, 3, np.uint8, seed=4)
+    items = [(a.tobytes(), 12, 10, 3, "u8")]
+    (_, _, core), = g3.CoreBackend(srcnn).upscale_all(items, 2, "9-5-5-ensemble", lambda f: None)
+    (_, _, cli), = g3.CliBackend([CLI], _read_png_like_gimp).upscale_all(items, 2, "9-5-5-ensemble", lambda f: None)
+    want = srcnn.upscale(a, 2, ensemble=True)
+    assert core == cli == want.tobytes()
+    assert want.tobytes() != srcnn.upscale(a, 2).tobytes()  # the ensemble really ran
+
+
+def test_gimp210_width_and_fractional_factor(g2, tiny_weights):
+    import srcnn
+
+    plugin, fu = g2
+    image, rgb, _ = _two_layer_image()  # 12 x 9
+    out = plugin.srcnn_upscale(image, None, 3, plugin.MODELS.index("9-5-5"), True, 30, 0)
+    assert fu.gimp.messages == [] and (out.width, out.height) == (30, 23)  # 9 * 2.5 = 22.5 -> 23
+    assert np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 2.5))
+    assert ("update", 1.0) in fu.gimp.progress and fu.gimp.progress[0] == ("init", "SRCNN x2.5 to 30 x 23 (9-5-5)")
+    out = plugin.srcnn_upscale(image, None, 1.5, plugin.MODELS.index("9-5-5"), True)
+    assert (out.width, out.height) == (18, 14) and np.array_equal(out.layers[1].pixels, srcnn.upscale(rgb, 1.5))
+
+
+def test_install_puts_the_help_page_beside_the_plugin(tmp_path):
+    """The procedure's help ID maps, through help/en/gimp-help.xml, to a page that exists."""
+    import xml.etree.ElementTree as ET
+
+    path = inst.install_gimp_plugin("3", tmp_path, install={})
+    src = path.read_text()
+    domain = re.search(r'^HELP_DOMAIN = "([^"]+)"', src, re.M).group(1)
+    assert 'HELP_DOMAIN + "-upscale")' in src  # the help ID given to set_documentation
+    xml = path.parent / "help" / "en" / "gimp-help.xml"
+    refs = {i.get("id"): i.get("ref") for i in ET.parse(xml).getroot().iter("item")}
+    page = xml.parent / refs[domain + "-upscale"]
+    text = page.read_text()
+    assert "Scale factor" in text and "Width, Height" in text and "New image" in text
+    with zipfile.ZipFile(sorted((Path(__import__("srcnn.gimp.build", fromlist=["x"]).build_zips(tmp_path / "z")[0]).parent).glob("srcnn-gimp3-*.zip"))[0]) as z:
+        assert "srcnn-upscale/help/en/gimp-help.xml" in z.namelist() and "srcnn-upscale/help/en/index.html" in z.namelist()

@@ -19,7 +19,8 @@ import site
 import sys
 from pathlib import Path
 
-__all__ = ["PLUGIN_NAME", "install_gimp_plugin", "plugin_source", "plugins_folder", "environment"]
+__all__ = ["PLUGIN_NAME", "install_gimp_plugin", "plugin_source", "plugins_folder", "environment",
+           "capabilities", "help_source"]
 
 PLUGIN_NAME = "srcnn-upscale"
 _INSTALL_LINE = re.compile(r'^INSTALL = json\.loads\(r""".*"""\)$', re.M)
@@ -97,7 +98,25 @@ def environment() -> dict:
     cands = [bindir / "srcnn-cli", bindir / "srcnn-cli.exe", bindir / "Scripts" / "srcnn-cli.exe"]
     cli = next((str(c) for c in cands if c.is_file()), None) or shutil.which("srcnn-cli") or ""
     return {"python": sys.executable, "python_version": "%d.%d" % sys.version_info[:2],
-            "site_packages": sp, "cli": cli}
+            "site_packages": sp, "cli": cli, "capabilities": capabilities()}
+
+
+def capabilities() -> dict:
+    """What this environment's core runs (the plug-in's Model menu when GIMP's Python cannot
+    import it and uses srcnn-cli): the GIMP 3 plug-in's own ``capabilities`` on this core."""
+    import importlib.util
+
+    import srcnn
+
+    spec = importlib.util.spec_from_file_location("_srcnn_gimp3_plugin", plugin_source("3"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # no GIMP needed: only its main() imports gi
+    return mod.capabilities(srcnn)
+
+
+def help_source() -> Path:
+    """The GIMP 3 plug-in's help pages (``help/en/gimp-help.xml`` and the page it maps to)."""
+    return plugin_source("3").parent / "help"
 
 
 def render_plugin(gimp_version: str = "3", install: dict | None = None) -> str:
@@ -116,7 +135,8 @@ def install_gimp_plugin(gimp_version: str = "3", dest: str | os.PathLike | None 
     """Copy the plug-in into GIMP's plug-ins folder (or ``dest``); returns the installed file.
 
     ``install`` overrides what is recorded about the environment (default: ``environment()``).
-    GIMP 3: ``<plug-ins>/srcnn-upscale/srcnn-upscale.py``; GIMP 2.10: ``<plug-ins>/srcnn-upscale.py``.
+    GIMP 3: ``<plug-ins>/srcnn-upscale/srcnn-upscale.py`` and its ``help/`` folder; GIMP 2.10:
+    ``<plug-ins>/srcnn-upscale.py``.
     The file is made executable (GIMP on Linux and macOS runs it through its ``#!`` line).
     """
     series = _series(gimp_version)
@@ -131,4 +151,7 @@ def install_gimp_plugin(gimp_version: str = "3", dest: str | os.PathLike | None 
     tmp.write_text(text, encoding="utf-8", newline="\n")
     tmp.chmod(0o755)
     os.replace(tmp, target)
+    if series != "2.10":  # the Help button's page (the plug-in registers it as its help domain)
+        shutil.rmtree(target_dir / "help", ignore_errors=True)
+        shutil.copytree(help_source(), target_dir / "help")
     return target
