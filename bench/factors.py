@@ -18,6 +18,7 @@ trained factors with a product in [s, 2s] followed by the resample. The default 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -59,21 +60,22 @@ def candidates(s: float, avail: list[int]) -> dict[str, object]:
     if float(s) not in avail:
         c["nearest"] = "nearest"
     above = [k for k in avail if k >= s]
-    # the smallest trained factor above s and the next one (larger ones only lose more, and
-    # cost more: measured at 1.1-1.5); above every trained factor, the largest then bicubic up
-    for k in (above[:2] if above else avail[-1:]):
+    # the smallest trained factor above s (larger ones only lose more, and cost more: measured
+    # at 1.1-3); above every trained factor, the largest then bicubic up
+    for k in (above[:1] if above else avail[-1:]):
         c[Plan(s, (k,)).describe()] = Plan(s, (k,))
-    if s > 3:
-        for a in avail:
-            for b in avail:
-                if a * b >= s and a * b <= 2 * s + 1e-9:
-                    c[Plan(s, (a, b)).describe()] = Plan(s, (a, b))
+    if s > 2:  # chains of two or three trained factors with a product in [s, 2s]
+        for n in (2, 3):
+            for combo in itertools.product(avail, repeat=n):
+                p = math.prod(combo)
+                if s <= p <= 2 * s + 1e-9 and p <= 12 and (n == 2 or set(combo) == {2}):
+                    c[Plan(s, combo).describe()] = Plan(s, combo)
     default = plan_for(s, avail)
     c.setdefault(default.describe(), default)
     return c
 
 
-def run(sets: list[str], scales, model: str, threads: int) -> dict:
+def run(sets: list[str], scales, model: str, threads: int, limit: int | None = None) -> dict:
     root = Path(os.environ.get("SRCNN_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets"))
     avail = sorted(models_by_scale(model))
     res = {"model": model, "trained": avail, "protocol": "user: uint8 LR by MATLAB bicubic 1/s, Y PSNR, ceil(s) shave",
@@ -83,7 +85,11 @@ def run(sets: list[str], scales, model: str, threads: int) -> dict:
         default = plan_for(s, avail).describe()
         row = {"scale": s, "default": default, "psnr": {}}
         for name in sets:
-            imgs = [load_uint8(p) for p in list_images(root / name)]
+            if name.endswith(".txt"):
+                names = [ln.strip() for ln in open(name) if ln.strip() and not ln.startswith("#")][:limit]
+                imgs = [load_uint8(root / n) for n in names]
+            else:
+                imgs = [load_uint8(p) for p in list_images(root / name)]
             pairs = [user_pair(np.dstack([im] * 3) if im.ndim == 2 else im, s) for im in imgs]
             row["psnr"][name] = {}
             for label, how in cands.items():
@@ -124,13 +130,15 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scales", default=",".join(f"{s:g}" for s in GRID))
-    ap.add_argument("--sets", default="Set5,Set14")
+    ap.add_argument("--sets", default="Set5,Set14",
+                    help="dataset folders, or list files such as training/splits/val20.txt (where plans are chosen)")
+    ap.add_argument("--limit", type=int, default=None, help="first N images of a list file")
     ap.add_argument("--model", default="9-5-5")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None, help="also write every number here")
     a = ap.parse_args(argv)
     t0 = time.time()
-    res = run(a.sets.split(","), [float(s) for s in a.scales.split(",")], a.model, a.threads)
+    res = run(a.sets.split(","), [float(s) for s in a.scales.split(",")], a.model, a.threads, a.limit)
     res["seconds"] = round(time.time() - t0, 1)
     print(f"model {a.model} (trained x{', x'.join(map(str, res['trained']))}), {res['protocol']}, "
           f"CPU {res['cpu']}, {res['seconds']:.0f} s\n")

@@ -137,18 +137,27 @@ def models_cmd(as_json):
     from .quant import int8_scales
 
     click.echo(f"{'variant':8} {'scale':>5} {'params':>7} {'Set5 PSNR':>10} {'Set14 PSNR':>10} "
-               f"{'--int8 (Set5/Set14 dB)':>23}  file")
+               f"{'--ensemble (Set5/Set14)':>24} {'--int8 (Set5/Set14 dB)':>23}  file")
     for m in ms:
         met = m.raw.get("metrics", {})
-        def pick(ds):
-            v = met.get(ds, {}).get("srcnn", {}).get("psnr")
+        def pick(ds, key="srcnn"):
+            v = met.get(ds, {}).get(key, {}).get("psnr")
             return f"{v:.2f}" if v is not None else "-"
+        e = f"{pick('Set5', 'ensemble')} / {pick('Set14', 'ensemble')}"
         q = "-"
         if int8_scales(m) is not None:
             d = m.raw["int8"].get("metrics", {})
             q = " / ".join(f"{-d[ds]['drop_db']:+.3f}" if ds in d else "?" for ds in ("Set5", "Set14"))
         click.echo(f"{m.variant:8} {'x' + str(m.scale):>5} {m.raw['architecture']['parameters']:>7} "
-                   f"{pick('Set5'):>10} {pick('Set14'):>10} {q:>23}  {m.onnx_path.name}")
+                   f"{pick('Set5'):>10} {pick('Set14'):>10} {e:>24} {q:>23}  {m.onnx_path.name}")
+    from .pipeline import plan_of
+
+    for variant in sorted({m.variant for m in ms}):
+        try:
+            plans = ", ".join(f"x{s:g} = {plan_of(s, variant).describe()}" for s in (1.5, 2.5, 5, 6, 8))
+        except Exception:  # a variant name that is not a shipped one (a test's weights folder)
+            continue
+        click.echo(f"{variant}: other factors in plans of its trained ones, e.g. {plans}")
 
 
 def _collect_inputs(inputs, recursive: bool):

@@ -72,14 +72,45 @@ def check_onnx_matches_torch(model: SRCNN, onnx_path: Path, tol: float = 1e-5) -
     return err
 
 
-def run_eval(onnx_path: Path, folder: Path, scale: int) -> dict:
-    r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(folder), "--scale", str(scale),
-                        "--model", str(onnx_path), "--json"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr.strip())
-    res = json.loads(r.stdout)
-    return {"bicubic": res["mean"]["bicubic"], "srcnn": res["mean"]["srcnn"],
-            "per_image": {i["name"]: i["srcnn"] for i in res["images"]}}
+def run_eval(onnx_path: Path, folder: Path, scale: int, ensemble: bool = True) -> dict:
+    """``srcnn-cli eval`` of one weight file on one folder; with ``ensemble`` also ``--ensemble``."""
+    def once(*extra):
+        r = subprocess.run([sys.executable, "-m", "srcnn.cli", "eval", str(folder), "--scale", str(scale),
+                            "--model", str(onnx_path), "--json", *extra], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip())
+        return json.loads(r.stdout)
+    res = once()
+    out = {"bicubic": res["mean"]["bicubic"], "srcnn": res["mean"]["srcnn"],
+           "per_image": {i["name"]: i["srcnn"] for i in res["images"]}}
+    if ensemble:
+        e = once("--ensemble")
+        out["ensemble"] = dict(e["mean"]["srcnn"], passes=e["ensemble"])
+    return out
+
+
+VAL_LIST = ROOT / "training" / "splits" / "val20.txt"
+
+
+def validation_psnr(onnx_path: Path, datasets: Path, scale: int) -> dict | None:
+    """PSNR (protocol, single pass) on the held-out validation split that runs are chosen on."""
+    from srcnn.border import pad_replicate
+    from srcnn.protocol import load_uint8, prepare, score
+    from srcnn.runtime import Model, ModelInfo
+
+    names = [ln.strip() for ln in VAL_LIST.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    paths = [datasets / n for n in names]
+    if not all(p.is_file() for p in paths):
+        return None
+    net = Model(ModelInfo.load(onnx_path))
+    vals, bic = [], []
+    for p in paths:
+        smp = prepare(p.stem, load_uint8(p), scale)
+        y = net.run(pad_replicate(smp.y_bicubic.astype(np.float32), net.radius)).astype(np.float64)
+        vals.append(score(smp, y, scale, with_ssim=False)["psnr"])
+        bic.append(score(smp, smp.y_bicubic, scale, with_ssim=False)["psnr"])
+    return {"split": "training/splits/val20.txt (20 BSDS500_test images held out of training)",
+            "srcnn_psnr": float(np.mean(vals)), "bicubic_psnr": float(np.mean(bic))}
 
 
 def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
@@ -118,7 +149,11 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
     m = json.loads(manifest.read_text())
     m["onnx_vs_torch_max_abs_diff"] = err
     m["metrics"] = metrics
-    m["metrics_protocol"] = "srcnn-cli eval (Y, MATLAB bicubic, shave = scale); PSNR dB / SSIM"
+    m["metrics_protocol"] = ("srcnn-cli eval (Y, MATLAB bicubic, shave = scale); PSNR dB / SSIM; "
+                             "'ensemble': srcnn-cli eval --ensemble")
+    val = validation_psnr(out / f"{name}.onnx", datasets, scale)
+    if val:
+        m["validation"] = val
     manifest.write_text(json.dumps(m, indent=2) + "\n")
     return manifest
 
@@ -141,7 +176,10 @@ def main(argv=None) -> int:
         man = export(name, run, Path(args.runs), Path(args.out), datasets)
         m = json.loads(man.read_text())
         s = m["metrics"]
-        line = "  ".join(f"{ds} {v['srcnn']['psnr']:.2f} dB (bicubic {v['bicubic']['psnr']:.2f})" for ds, v in s.items())
+        line = "  ".join(f"{ds} {v['srcnn']['psnr']:.3f} dB, ensemble {v['ensemble']['psnr']:.3f} "
+                         f"(bicubic {v['bicubic']['psnr']:.2f})" for ds, v in s.items())
+        if "validation" in m:
+            line += f"  val20 {m['validation']['srcnn_psnr']:.3f}"
         print(f"{name}: x{m['scale']} {m['variant']} step {m['training']['steps']}  {line}", flush=True)
     done = [n for n in todo if (Path(args.out) / f"{n}.json").exists()]
     if done and (datasets / "T91").is_dir():  # the manifests were rewritten: calibrate int8 again
