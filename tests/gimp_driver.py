@@ -4,7 +4,11 @@ Invoked as ``WORK = '/path'; exec(open(WORK + '/gimp_driver.py').read())``. Read
 ``WORK/job.json``, builds each case's image, calls python-fu-srcnn-upscale through the PDB
 (non-interactive), dumps every layer's pixels before and after as raw files, exports the
 result as PNG, and writes ``WORK/result.json``. The "undo" job runs in the GUI instead: it
-shows the result, waits while the test presses Ctrl+Z, then dumps the image again.
+shows the result, waits while the test presses Ctrl+Z, then dumps the image again; the
+"dialog" job runs the procedure interactively (the test fills in the dialog with xdotool).
+Every job also records the procedure's registration as GIMP holds it (model menu, help ID),
+and writes "case NAME" lines into $SRCNN_GIMP_PROGRESS_LOG (if set) before each call, so the
+plug-in's own progress lines there can be told apart.
 """
 import json
 import os
@@ -72,14 +76,28 @@ def build(case):
     return img
 
 
-def call(img, case):
+def registration():
+    """The procedure as GIMP registered it: the Model menu (nick, label) and the help ID."""
+    proc = Gimp.get_pdb().lookup_procedure("python-fu-srcnn-upscale")
+    choice = Gimp.param_spec_choice_get_choice(proc.find_argument("model"))
+    return {"choices": [[n, choice.get_label(n)] for n in choice.list_nicks()],
+            "help_id": proc.get_help_id(),
+            "arguments": [a.name for a in proc.get_arguments()]}
+
+
+def call(img, case, mode=Gimp.RunMode.NONINTERACTIVE):
+    log = os.environ.get("SRCNN_GIMP_PROGRESS_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write("case %s\n" % case["name"])
     proc = Gimp.get_pdb().lookup_procedure("python-fu-srcnn-upscale")
     cfg = proc.create_config()
-    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("run-mode", mode)
     cfg.set_property("image", img)
-    cfg.set_property("scale", case["scale"])
-    cfg.set_property("model", case.get("model", "9-5-5"))
-    cfg.set_property("new-image", case.get("new_image", False))
+    for key, prop in (("scale", "scale"), ("width", "width"), ("height", "height"), ("model", "model"),
+                      ("new_image", "new-image")):
+        if key in case:
+            cfg.set_property(prop, case[key])
     res = proc.run(cfg)
     status = res.index(0).value_nick
     second = res.index(1) if res.length() > 1 else None
@@ -100,6 +118,7 @@ def run_cases():
                 result = second
                 rec["after"] = dump(result, name + "_after")
                 rec["same_image"] = result.get_id() == img.get_id()
+                rec["dirty"] = result.is_dirty()  # closing it would ask to save
                 rec["original_after"] = dump(img, name + "_orig") if not rec["same_image"] else None
                 png = os.path.join(WORK, name + "_export.png")  # noqa: F821
                 Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, result, Gio.File.new_for_path(png), None)
@@ -111,6 +130,21 @@ def run_cases():
         except Exception:
             out[name] = {"status": "driver-error", "message": traceback.format_exc()}
     return out
+
+
+def run_dialog():
+    """The procedure run interactively on a shown image; the test answers the dialog."""
+    case = JOB["cases"][0]
+    img = build(case)
+    Gimp.Display.new(img)
+    Gimp.displays_flush()
+    rec = {"before": dump(img, "dialog_before")}
+    status, second = call(img, case, Gimp.RunMode.INTERACTIVE)
+    rec["status"] = status
+    if status == "success":
+        rec["after"] = dump(second, "dialog_after")
+        rec["dirty"] = second.is_dirty()
+    return {"dialog": rec}
 
 
 def run_undo():
@@ -133,7 +167,8 @@ def run_undo():
 
 
 try:
-    RESULT = run_undo() if JOB.get("mode") == "undo" else run_cases()
+    RESULT = {"undo": run_undo, "dialog": run_dialog}.get(JOB.get("mode"), run_cases)()
+    RESULT["_registration"] = registration()
 except Exception:
     RESULT = {"driver-error": traceback.format_exc()}
 with open(os.path.join(WORK, "result.json"), "w") as f:  # noqa: F821

@@ -13,6 +13,8 @@ to srcnn-cli, which logs each call).
 """
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 import os
 import re
@@ -26,7 +28,10 @@ import numpy as np
 import pytest
 
 from conftest import identity_layers, random_layers
+from srcnn.pipeline import target_scale
+from srcnn.pipeline import upscale as core_upscale
 from srcnn.quant import int8_cpu_problem
+from srcnn.resize import output_size
 
 pytestmark = [pytest.mark.gimp, pytest.mark.slow]
 
@@ -36,7 +41,7 @@ GIMP_ROOT = Path(os.environ.get("SRCNN_GIMP_ROOT", "/var/tmp/srcnn-gimp3"))
 HOW = f"run `bash {SETUP.relative_to(REPO)}` as root first (see plugins/gimp/README.md)"
 BATCH_TIMEOUT = 1800  # a hang guard: minutes only on a starved machine (nice 19 beside training)
 
-# name, image file, scale, options
+# name, image file, scale (None: by width/height in the options), options
 CASES = [
     ("rgb", "rgb.png", 2, {}),
     ("rgba", "rgba.png", 3, {}),
@@ -48,7 +53,16 @@ CASES = [
     ("greya16", "greya.png", 2, {"precision": "U16_NON_LINEAR"}),
     ("selection", "rgb.png", 2, {"select": [2, 3, 9, 7]}),
     ("new_image", "rgb.png", 2, {"new_image": True}),
+    # factors without a model of their own (plans of the trained ones) and sizes in pixels
+    ("x2_5", "rgb.png", 2.5, {}),
+    ("x1_5", "rgba.png", 1.5, {"model": "9-1-5"}),
+    ("x6", "grey.png", 6, {}),
+    ("width", "rgba.png", None, {"width": 50}),
+    ("fit", "greya.png", None, {"width": 60, "height": 40}),  # fits inside: 55 x 40
 ]
+HAS_ENSEMBLE = "ensemble" in inspect.signature(core_upscale).parameters
+if HAS_ENSEMBLE:
+    CASES.append(("ensemble", "rgb.png", 2, {"model": "9-5-5-ensemble"}))
 # the int8 choice: only where this CPU can run it (the chroot cannot read /proc/cpuinfo, so
 # the host's answer goes in as SRCNN_INT8_CPU=ok)
 HOST_INT8 = int8_cpu_problem() is None
@@ -139,7 +153,8 @@ def work(genv):
     for s in (2, 3, 4):
         write_model(d / "weights", f"srcnn_955_x{s}", random_layers(s), scale=s, variant="9-5-5")
     write_model(d / "weights", "srcnn_915_x3", identity_layers(f=(9, 1, 5)), scale=3, variant="9-1-5")
-    _calibrate_int8(d / "weights" / "srcnn_955_x2.json")
+    for s in (2, 3, 4):  # int8 is offered only where every factor of the variant has it
+        _calibrate_int8(d / "weights" / f"srcnn_955_x{s}.json")
     (d / "empty-weights").mkdir()
     _make_images(d)
     shutil.copy(Path(__file__).with_name("gimp_driver.py"), d / "gimp_driver.py")
@@ -152,7 +167,8 @@ def work(genv):
 
 
 def _base_env(genv, work):
-    env = {"HOME": genv.home, "SRCNN_WEIGHTS": f"{genv.inside(work)}/weights"}
+    env = {"HOME": genv.home, "SRCNN_WEIGHTS": f"{genv.inside(work)}/weights",
+           "SRCNN_GIMP_PROGRESS_LOG": f"{genv.inside(work)}/progress.log"}
     if HOST_INT8:
         env["SRCNN_INT8_CPU"] = "ok"
     return env
@@ -181,10 +197,12 @@ def _install(genv, work, variant):
     if variant == "core":
         genv.run([f"{genv.venv}/bin/srcnn-cli", "install-gimp-plugin"], env)
     else:
-        code = ("from srcnn.gimp.install import install_gimp_plugin; "
-                f"install_gimp_plugin('3', install={{'cli': {genv.inside(work) + '/logging-cli'!r}}})")
+        code = ("from srcnn.gimp.install import capabilities, install_gimp_plugin; "
+                f"install_gimp_plugin('3', install={{'cli': {genv.inside(work) + '/logging-cli'!r}, "
+                "'capabilities': capabilities()})")
         genv.run([f"{genv.venv}/bin/python", "-c", code], env)
     (work / "cli.log").unlink(missing_ok=True)
+    (work / "progress.log").unlink(missing_ok=True)
 
 
 def _batch(genv, work, env, job, gui=False):
@@ -201,8 +219,7 @@ def _batch(genv, work, env, job, gui=False):
 def _run_session(genv, work, env, cases, tag):
     for f in work.glob(f"{tag}_*"):
         f.unlink()
-    job = {"cases": [{"name": f"{tag}_{n}", "file": f"{genv.inside(work)}/{f}", "scale": s, **o}
-                     for n, f, s, o in cases]}
+    job = {"cases": [_job_case(genv, work, f"{tag}_{n}", f, s, o) for n, f, s, o in cases]}
     cmd, env = _batch(genv, work, env, job)
     t0 = time.time()
     p = genv.run(cmd, env, check=False)
@@ -210,7 +227,41 @@ def _run_session(genv, work, env, cases, tag):
     res = json.loads((work / "result.json").read_text())
     res["_seconds"] = time.time() - t0
     res["_log"] = p.stdout[-4000:] + p.stderr[-4000:]
+    res["_progress"] = _progress_by_case(work)
     return res
+
+
+def _job_case(genv, work, name, file, scale, opts):
+    case = {"name": name, "file": f"{genv.inside(work)}/{file}", **opts}
+    if scale is not None:
+        case["scale"] = float(scale)
+    return case
+
+
+def _progress_by_case(work):
+    """The plug-in's progress calls ($SRCNN_GIMP_PROGRESS_LOG), split at the driver's case lines."""
+    out, cur = {}, None
+    path = work / "progress.log"
+    for line in (path.read_text().splitlines() if path.exists() else []):
+        kind, _, rest = line.partition(" ")
+        if kind == "case":
+            cur = out.setdefault(rest, [])
+        elif cur is not None:
+            cur.append((kind, float(rest) if kind == "update" else rest))
+    return out
+
+
+def _factor(before, scale, opts):
+    """The factor a case asks for, as the core computes it (an independent reference)."""
+    if scale is not None:
+        return float(scale)
+    return target_scale(before["height"], before["width"], opts.get("width"), opts.get("height"))
+
+
+def _cli_args(scale, opts):
+    if scale is not None:
+        return ("--scale", repr(float(scale)))
+    return tuple(a for k in ("width", "height") if k in opts for a in (f"--{k}", str(opts[k])))
 
 
 @pytest.fixture(scope="module")
@@ -245,22 +296,23 @@ def reference(genv, work, core_session):
             a = _read_raw(genv, layer)
             if a.dtype == np.float32:
                 a = _to_int(a).astype(np.uint16)
-            groups.setdefault((s, o.get("model", "9-5-5")), []).append((n, i, a))
+            groups.setdefault((_cli_args(s, o), o.get("model", "9-5-5")), []).append((n, i, a))
     out = {}
-    for (s, model), items in groups.items():
-        if not items:
-            continue
-        src, dst = work / f"ref_in_{s}_{model}", work / f"ref_out_{s}_{model}"
+    for k, ((args, model), items) in enumerate(groups.items()):
+        src, dst = work / f"ref_in_{k}", work / f"ref_out_{k}"
         for d in (src, dst):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir()
         for n, i, a in items:
             write_image(Picture(a[..., 0] if a.shape[2] == 1 else a), src / f"{n}__{i}.png")
-        variant = model[:-5] if model.endswith("-int8") else model
-        genv.run([f"{genv.venv}/bin/srcnn-cli", genv.inside(src), genv.inside(dst), "--scale", str(s),
-                  "--model", variant, "-q"] + (["--int8"] if variant != model else []), _base_env(genv, work))
+        variant, flags = model, []
+        for suffix in ("-int8", "-ensemble"):
+            if model.endswith(suffix):
+                variant, flags = model[:-len(suffix)], ["--" + suffix[1:]]
+        genv.run([f"{genv.venv}/bin/srcnn-cli", genv.inside(src), genv.inside(dst), *args, "--model", variant,
+                  "--name", "{stem}{ext}", "-q", *flags], _base_env(genv, work))
         for n, i, a in items:
-            px = read_image(dst / f"{n}__{i}_x{s}.png").pixels
+            px = read_image(dst / f"{n}__{i}.png").pixels
             out[(n, i)] = px.reshape(px.shape[0], px.shape[1], -1)
     return out
 
@@ -270,13 +322,19 @@ def _check_case(genv, session, reference, tag, case):
     rec = session[f"{tag}_{n}"]
     assert rec["status"] == "success", rec.get("message", session["_log"])
     before, after = rec["before"], rec["after"]
-    assert (after["width"], after["height"]) == (before["width"] * s, before["height"] * s)
+    f = _factor(before, s, opts)
+    size = lambda n: output_size(n, f)  # noqa: E731  (the core's ceil(n * factor))
+    assert (after["width"], after["height"]) == (size(before["width"]), size(before["height"]))
+    for k in ("width", "height"):  # a size asked for in pixels is exact, or the side fits inside
+        assert opts.get(k) is None or after[k] <= opts[k]
+    assert any(after[k] == opts[k] for k in ("width", "height") if k in opts) or s is not None
     assert len(after["layers"]) == len(before["layers"])
     if before["selection"]:  # kept, scaled with the image (GIMP interpolates its edge: +-1 px)
-        assert after["selection"] and all(abs(a - b * s) <= 1 for a, b in zip(after["selection"], before["selection"]))
+        assert after["selection"] and all(abs(a - b * f) <= 1 for a, b in zip(after["selection"], before["selection"]))
     worst = 0
     for i, (lb, la) in enumerate(zip(before["layers"], after["layers"])):
-        assert (la["w"], la["h"], la["x"], la["y"]) == (lb["w"] * s, lb["h"] * s, lb["x"] * s, lb["y"] * s)
+        assert (la["w"], la["h"]) == (size(lb["w"]), size(lb["h"]))
+        assert abs(la["x"] - lb["x"] * f) <= 1 and abs(la["y"] - lb["y"] * f) <= 1
         assert la["channels"] == lb["channels"]  # alpha kept (and grey stays grey)
         got, want = _to_int(_read_raw(genv, la)), reference[(n, i)].astype(np.int64)
         grey_level = 257 if la["kind"] != "u8" else 1  # one 8-bit grey level on the 16-bit scale
@@ -289,6 +347,7 @@ def _check_case(genv, session, reference, tag, case):
 
     exported = read_image(genv.host(rec["export"])).pixels
     assert exported.shape[:2] == (after["height"], after["width"])
+    assert rec["dirty"]  # changed, or new and never saved: closing it asks to save
     if opts.get("new_image"):
         assert not rec["same_image"]
         orig = rec["original_after"]
@@ -329,58 +388,86 @@ def test_error_is_reported_and_image_untouched(genv, work, core_session, cli_ses
     res = _run_session(genv, work, env, [CASES[0]], "err")
     rec = res["err_rgb"]
     assert rec["status"] == "execution-error", rec
-    assert "no shipped 9-5-5 model" in rec["message"]
+    # one line, the plug-in's name not repeated in it (GIMP's dialog names the procedure), and
+    # not also printed or shown by the plug-in itself
+    msg = rec["message"]
+    assert "no shipped 9-5-5 model" in msg and "SRCNN" not in msg and "\n" not in msg.strip()
+    assert res["_log"].count("no shipped 9-5-5 model") <= 1, res["_log"]
     orig = rec["original_after"]
     assert (orig["width"], orig["height"]) == (rec["before"]["width"], rec["before"]["height"])
     assert np.array_equal(_read_raw(genv, orig["layers"][0]), _read_raw(genv, rec["before"]["layers"][0]))
+
+
+@pytest.mark.parametrize("tag", ["core", "cli"])
+def test_progress_only_grows(core_session, cli_session, tag):
+    """What the plug-in reports to GIMP's progress bar: one start, rising values up to a full
+    bar, then the end (before GIMP scales the image, whose own progress would restart the bar)."""
+    session = core_session if tag == "core" else cli_session
+    for n, *_ in CASES:
+        calls = session["_progress"].get(f"{tag}_{n}")
+        assert calls, f"{tag}_{n}: no progress recorded"
+        kinds = [k for k, _ in calls]
+        ups = [v for k, v in calls if k == "update"]
+        assert kinds[0] == "init" and kinds.count("init") == 1, calls
+        assert kinds[-1] == "end" and kinds.count("end") == 1, calls
+        assert ups and all(0.0 <= v <= 1.0 for v in ups) and ups[-1] == 1.0, calls
+        assert all(a <= b for a, b in zip(ups, ups[1:])), f"{tag}_{n}: the bar went back: {ups}"
+
+
+def _plugin_module():
+    spec = importlib.util.spec_from_file_location("_srcnn_gimp3", REPO / "plugins/gimp/gimp3/srcnn-upscale.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("tag", ["core", "cli"])
+def test_model_menu_as_gimp_registered_it(core_session, cli_session, tag):
+    """The shipped models (here: the test weights), best quality first, named by what they give
+    with the technical name in brackets; int8 only where this CPU runs it; the ensemble where the
+    core has it (both paths: in-process from the core, via srcnn-cli from the install record)."""
+    reg = (core_session if tag == "core" else cli_session)["_registration"]
+    nicks = [n for n, _ in reg["choices"]]
+    want = ["9-5-5-ensemble"] * HAS_ENSEMBLE + ["9-5-5"] + ["9-5-5-int8"] * HOST_INT8 + ["9-1-5"]
+    assert nicks == want
+    labels = dict(reg["choices"])
+    assert labels["9-5-5"] == "High quality (9-5-5)" and labels["9-1-5"] == "Fast, a little softer (9-1-5)"
+    assert all(label.endswith(")") and n.split("-int8")[0].split("-ensemble")[0] in label for n, label in reg["choices"])
+    assert reg["arguments"][-5:] == ["scale", "width", "height", "model", "new-image"]
+
+
+def test_no_int8_choice_without_vnni(genv, work, cli_session):
+    """A CPU the int8 check says no to: the menu has no int8 entry, everything else runs."""
+    if genv.mode == "native" and HOST_INT8:
+        pytest.skip("GIMP runs on this VNNI CPU itself (no chroot hiding /proc/cpuinfo)")
+    _install(genv, work, "core")
+    env = _base_env(genv, work)
+    env.pop("SRCNN_INT8_CPU", None)  # in the chroot the check cannot read /proc/cpuinfo: no int8
+    res = _run_session(genv, work, env, [CASES[0]], "novnni")
+    assert res["novnni_rgb"]["status"] == "success", res.get("novnni_rgb", res["_log"])
+    nicks = [n for n, _ in res["_registration"]["choices"]]
+    assert "9-5-5-int8" not in nicks and "9-5-5" in nicks and "9-1-5" in nicks
 
 
 def _xdo(genv, display, *args, check=True):
     return genv.run(["xdotool", *args], {"DISPLAY": display}, timeout=30, check=check)
 
 
-def test_one_undo_restores_the_original(genv, work, core_session):
-    """GIMP's own Edit > Undo (Ctrl+Z in the GUI on a virtual screen): one step undoes it all."""
+def _gui(genv, work, job, interact):
+    """GIMP's GUI on a virtual screen (Xvfb) running the driver's ``job``; ``interact(display)``
+    drives it with xdotool meanwhile. -> (the driver's result, GIMP's output)."""
     if not genv.host("/usr/bin/Xvfb").exists() or not genv.host("/usr/bin/xdotool").exists():
         pytest.skip(f"Xvfb/xdotool missing in the GIMP environment: {HOW}")
-    for f in ("stage1", "stage2"):
-        (work / f).unlink(missing_ok=True)
-    _install(genv, work, "core")
-    env = _base_env(genv, work)
-    layers_case = next(c for c in CASES if c[0] == "layers")
-    job = {"mode": "undo", "wait": 900, "cases": [{"name": "undo", "file": f"{genv.inside(work)}/rgba.png",
-                                                   "scale": layers_case[2], **layers_case[3]}]}
     xvfb = subprocess.Popen(genv.argv(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24",
                                        "-nolisten", "tcp"], {}), stdout=subprocess.PIPE, text=True)
-    gimp = None
+    gimp, log = None, ""
     try:
         display = ":" + xvfb.stdout.readline().strip()
         assert display != ":", "Xvfb did not start"
-        cmd, env = _batch(genv, work, dict(env, DISPLAY=display), job, gui=True)
+        cmd, env = _batch(genv, work, dict(_base_env(genv, work), DISPLAY=display), job, gui=True)
         gimp = subprocess.Popen(genv.argv(cmd, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + BATCH_TIMEOUT
-        while not (work / "stage1").exists():
-            assert gimp.poll() is None, f"GIMP ended early:\n{gimp.stdout.read()[-4000:]}"
-            assert time.time() < deadline, "GIMP did not upscale in time"
-            time.sleep(0.2)
-        big = (work / "stage1").read_text()
-
-        def window(size):
-            p = _xdo(genv, display, "search", "--name", rf" {size} .*GIMP$", check=False)
-            return p.stdout.split()[0] if p.returncode == 0 and p.stdout.split() else None
-
-        t = time.time()
-        while window(big) is None:  # the display shows the upscaled image
-            assert time.time() - t < 300, "no image window"
-            time.sleep(0.3)
-        win = window(big)
-        _xdo(genv, display, "windowfocus", "--sync", win)
-        _xdo(genv, display, "key", "--clearmodifiers", "ctrl+z")  # exactly one undo
-        t = time.time()
-        while _xdo(genv, display, "getwindowname", win).stdout.find(f" {big} ") >= 0 and time.time() - t < 30:
-            time.sleep(0.3)
-        (work / "stage2").write_text("")
-        gimp.wait(timeout=BATCH_TIMEOUT)
+        interact(display, gimp)
+        log, _ = gimp.communicate(timeout=BATCH_TIMEOUT)
     finally:
         for proc in (gimp, xvfb):
             if proc and proc.poll() is None:
@@ -389,7 +476,100 @@ def test_one_undo_restores_the_original(genv, work, core_session):
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    rec = json.loads((work / "result.json").read_text())["undo"]
+    return json.loads((work / "result.json").read_text()), log
+
+
+def _window(genv, display, pattern):
+    p = _xdo(genv, display, "search", "--name", pattern, check=False)
+    return p.stdout.split()[0] if p.returncode == 0 and p.stdout.split() else None
+
+
+def _wait_window(genv, display, gimp, pattern, limit=BATCH_TIMEOUT):
+    t = time.time()
+    while (win := _window(genv, display, pattern)) is None:
+        assert gimp.poll() is None, f"GIMP ended early:\n{gimp.stdout.read()[-4000:]}"
+        assert time.time() - t < limit, f"no window {pattern!r}"
+        time.sleep(0.3)
+    return win
+
+
+def test_dialog_width_linked_and_no_mnemonic_clash(genv, work, core_session):
+    """Filters > Enhance > SRCNN... as a user meets it: the dialog (GIMP's GUI, Xvfb), Width
+    typed in by keyboard (Alt+W: its own mnemonic), OK (Alt+O): the result is 50 px wide and
+    its height follows by the aspect ratio; GIMP's check of the dialog's mnemonics is silent."""
+    _install(genv, work, "core")
+    job = {"mode": "dialog", "cases": [{"name": "dialog", "file": f"{genv.inside(work)}/rgba.png"}]}
+
+    def interact(display, gimp):
+        win = _wait_window(genv, display, gimp, "^SRCNN super-resolution$")
+        time.sleep(1.0)  # mapped and focused
+        _xdo(genv, display, "windowactivate", "--sync", win, check=False)
+        _xdo(genv, display, "windowfocus", "--sync", win)
+        for keys in (["key", "--clearmodifiers", "alt+w"], ["key", "ctrl+a"], ["type", "50"], ["key", "Tab"]):
+            _xdo(genv, display, *keys)
+            time.sleep(0.4)
+        time.sleep(1.0)  # the linked fields follow (an idle callback)
+        _xdo(genv, display, "key", "--clearmodifiers", "alt+o")
+
+    res, log = _gui(genv, work, job, interact)
+    rec = res["dialog"]
+    assert rec["status"] == "success", log[-3000:]
+    before, after = rec["before"], rec["after"]
+    assert (before["width"], before["height"]) == (23, 17)
+    assert (after["width"], after["height"]) == (50, output_size(17, 50 / 23)) == (50, 37)
+    assert rec["dirty"]
+    clashes = [ln for ln in log.splitlines() if "mnemonic" in ln.lower()]
+    assert clashes == [], clashes
+
+
+def test_help_page_registered(genv, work, core_session):
+    """GIMP holds the plug-in's help domain (pluginrc); its gimp-help.xml maps the procedure's
+    help ID to a page that exists: the dialog's Help button opens that page, not GIMP's manual."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import unquote, urlparse
+
+    help_id = core_session["_registration"]["help_id"]
+    rc = genv.host(genv.home) / ".config" / "GIMP" / "3.0" / "pluginrc"
+    text = rc.read_text(errors="replace")
+    block = text[text.index("plug-ins/srcnn-upscale/srcnn-upscale.py"):]
+    block = block[:block.find("(plug-in-def ", 1)] if "(plug-in-def " in block else block
+    m = re.search(r'\(help-def "([^"]+)" "([^"]+)"\)', block)
+    assert m, "the plug-in registered no help domain"
+    domain, uri = m.groups()
+    in_domain, _, item = help_id.partition("?")  # GIMP holds plug-in help IDs as "domain?id"
+    assert in_domain == domain and item, help_id
+    folder = genv.host(unquote(urlparse(uri).path))
+    items = {i.get("id"): i.get("ref") for i in ET.parse(folder / "en" / "gimp-help.xml").getroot().iter("item")}
+    page = folder / "en" / items[item]
+    assert "<h1>SRCNN super-resolution</h1>" in page.read_text()
+
+
+def test_one_undo_restores_the_original(genv, work, core_session):
+    """GIMP's own Edit > Undo (Ctrl+Z in the GUI on a virtual screen): one step undoes it all."""
+    for f in ("stage1", "stage2"):
+        (work / f).unlink(missing_ok=True)
+    _install(genv, work, "core")
+    layers_case = next(c for c in CASES if c[0] == "layers")
+    job = {"mode": "undo", "wait": 900, "cases": [{"name": "undo", "file": f"{genv.inside(work)}/rgba.png",
+                                                   "scale": float(layers_case[2]), **layers_case[3]}]}
+
+    def interact(display, gimp):
+        deadline = time.time() + BATCH_TIMEOUT
+        while not (work / "stage1").exists():
+            assert gimp.poll() is None, f"GIMP ended early:\n{gimp.stdout.read()[-4000:]}"
+            assert time.time() < deadline, "GIMP did not upscale in time"
+            time.sleep(0.2)
+        big = (work / "stage1").read_text()
+        win = _wait_window(genv, display, gimp, rf" {big} .*GIMP$", limit=300)  # shows the upscaled image
+        _xdo(genv, display, "windowfocus", "--sync", win)
+        _xdo(genv, display, "key", "--clearmodifiers", "ctrl+z")  # exactly one undo
+        t = time.time()
+        while _xdo(genv, display, "getwindowname", win).stdout.find(f" {big} ") >= 0 and time.time() - t < 30:
+            time.sleep(0.3)
+        (work / "stage2").write_text("")
+
+    res, _ = _gui(genv, work, job, interact)
+    rec = res["undo"]
     assert rec["status"] == "success"
     before, after, undone = rec["before"], rec["after"], rec["undone"]
     s = layers_case[2]

@@ -397,6 +397,34 @@ def _gimp_main():
             else:
                 yield it
 
+    class Progress(object):
+        """GIMP's progress bar; with $SRCNN_GIMP_PROGRESS_LOG set, every call is also appended
+        to that file as a line (the real-GIMP tests check that the bar only grows)."""
+        log = os.environ.get("SRCNN_GIMP_PROGRESS_LOG")
+
+        def _note(self, *what):
+            if self.log:
+                with open(self.log, "a") as f:
+                    f.write(" ".join(str(w) for w in what) + "\n")
+
+        def init(self, text):
+            self._note("init", text)
+            Gimp.progress_init(text)
+
+        def update(self, fraction):
+            self._note("update", repr(float(fraction)))
+            Gimp.progress_update(fraction)
+
+        def pulse(self):
+            self._note("pulse")
+            Gimp.progress_pulse()
+
+        def end(self):
+            self._note("end")
+            Gimp.progress_end()
+
+    progress = Progress()
+
     def upscale_image(image, scale, width, height, model, new_image):
         if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
             raise SrcnnError("indexed images cannot be upscaled: convert to RGB or grayscale "
@@ -405,14 +433,14 @@ def _gimp_main():
         if not layers:
             raise SrcnnError("the image has no layers")
         scale, ow, oh = resolve_size(image.get_width(), image.get_height(), scale, width, height)
-        backend = choose_backend(read_png, Gimp.progress_pulse)
+        backend = choose_backend(read_png, progress.pulse)
         note = ""
         variant, int8, _ = split_model(model)
         if int8 and backend.name == "core":
             problem = importlib.import_module(backend.core.__name__ + ".quant").int8_cpu_problem()
             if problem:  # asked for by a script on a CPU without VNNI: float32, said in the status bar
                 model, note = variant, "; int8 not available here, float32"
-        Gimp.progress_init("SRCNN x%.4g to %d x %d (%s, %s%s)" % (scale, ow, oh, model, backend.name, note))
+        progress.init("SRCNN x%.4g to %d x %d (%s, %s%s)" % (scale, ow, oh, model, backend.name, note))
         kind = backend.sample(precision_kind(image))
         # Compute everything first: a failure leaves the image untouched.
         items, fmts = [], []
@@ -422,7 +450,7 @@ def _gimp_main():
             data = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, w, h), 1.0, fmt, Gegl.AbyssPolicy.CLAMP)
             items.append((data, w, h, c, kind))
             fmts.append(fmt)
-        outs = backend.upscale_all(items, scale, model, Gimp.progress_update)
+        outs = backend.upscale_all(items, scale, model, progress.update)
         results = []
         for (_, w, h, _, _), fmt, (lw, lh, out) in zip(items, fmts, outs):
             if (lw, lh) != (output_size(w, scale), output_size(h, scale)):
@@ -430,8 +458,8 @@ def _gimp_main():
             results.append((fmt, lw, lh, out))
         # The bar is full; end it before GIMP scales and pastes, which would report their own
         # progress from zero through it (the bar would jump back).
-        Gimp.progress_update(1.0)
-        Gimp.progress_end()
+        progress.update(1.0)
+        progress.end()
 
         # A new image is a duplicate changed in one undo step, like the original: it is dirty
         # (closing it asks to save) and Edit > Undo gives the original size back.
