@@ -773,3 +773,13 @@ def test_install_puts_the_help_page_beside_the_plugin(tmp_path):
     assert "Scale factor" in text and "Width, Height" in text and "New image" in text
     with zipfile.ZipFile(sorted((Path(__import__("srcnn.gimp.build", fromlist=["x"]).build_zips(tmp_path / "z")[0]).parent).glob("srcnn-gimp3-*.zip"))[0]) as z:
         assert "srcnn-upscale/help/en/gimp-help.xml" in z.namelist() and "srcnn-upscale/help/en/index.html" in z.namelist()
+
+
+def test_result_line_says_size_and_plan(g3, tiny_weights):
+    import srcnn
+
+    line = lambda s: g3.size_text(23, 17, *g3.resolve_size(23, 17, s), g3.describe_plan(srcnn, s, "9-5-5"))  # noqa: E731
+    assert line(3) == "Result: 69 \u00d7 51 pixels (now 23 \u00d7 17), x3; runs the x3 model"
+    assert line(1.5) == "Result: 35 \u00d7 26 pixels (now 23 \u00d7 17), x1.5; runs the x2 model, then bicubic x0.75"
+    assert line(6) == "Result: 138 \u00d7 102 pixels (now 23 \u00d7 17), x6; runs the x2 then x3 models"
+    assert g3.size_text(23, 17, 2, 46, 34) == "Result: 46 \u00d7 34 pixels (now 23 \u00d7 17), x2"  # no core: no plan

@@ -520,6 +520,12 @@ def test_dialog_width_linked_and_no_mnemonic_clash(genv, work, core_session):
     assert rec["dirty"]
     clashes = [ln for ln in log.splitlines() if "mnemonic" in ln.lower()]
     assert clashes == [], clashes
+    assert "Traceback" not in log, log[-3000:]
+    # the result line the dialog showed: first the factor's size, then live after the width
+    shown = [t for k, t in _progress_by_case(work)["dialog"] if k == "result-size"]
+    assert shown[0].startswith("Result: ") and "pixels (now 23 \u00d7 17), x" in shown[0], shown  # the last factor
+    assert shown[-1].startswith("Result: 50 \u00d7 37 pixels (now 23 \u00d7 17), x2.174; runs the x3 model, "
+                                "then bicubic x0.725"), shown
 
 
 def test_help_page_registered(genv, work, core_session):

@@ -147,10 +147,8 @@ def describe_plan(core, scale, variant):
         p = importlib.import_module(core.__name__ + ".pipeline").plan_of(scale, variant)
     except Exception:
         return None
-    if p.direct:
-        return "the x%d model" % p.stages[0]
-    how = " then ".join("x%d" % k for k in p.stages)
-    return "%s %s, then bicubic x%.3g" % ("models" if len(p.stages) > 1 else "model", how, p.resample)
+    how = "the %s model%s" % (" then ".join("x%d" % k for k in p.stages), "s" if len(p.stages) > 1 else "")
+    return how if p.resample == 1.0 else "%s, then bicubic x%.3g" % (how, p.resample)
 
 
 def size_text(w, h, scale, ow, oh, plan=None):
@@ -398,8 +396,8 @@ def _gimp_main():
                 yield it
 
     class Progress(object):
-        """GIMP's progress bar; with $SRCNN_GIMP_PROGRESS_LOG set, every call is also appended
-        to that file as a line (the real-GIMP tests check that the bar only grows)."""
+        """GIMP's progress bar; with $SRCNN_GIMP_PROGRESS_LOG set, every call (and the dialog's
+        result line) is also appended to that file as a line, for the real-GIMP tests."""
         log = os.environ.get("SRCNN_GIMP_PROGRESS_LOG")
 
         def _note(self, *what):
@@ -507,7 +505,9 @@ def _gimp_main():
                 busy[0] = False
             s, ow, oh = values
             variant = split_model(config.get_property("model"))[0]
-            label.set_text(size_text(link.w, link.h, s, ow, oh, describe_plan(core, s, variant)))
+            text = size_text(link.w, link.h, s, ow, oh, describe_plan(core, s, variant))
+            label.set_text(text)
+            progress._note("result-size", text)
 
         def edited(cfg, pspec):
             if busy[0]:
