@@ -75,16 +75,17 @@ def write_model(folder: str | Path, name: str, layers, *, scale: int, variant: s
     model = conv_stack_graph(layers, name=name)
     onnx_path = folder / f"{name}.onnx"
     onnx_path.write_bytes(model.SerializeToString(deterministic=True))
-    w1, w2, w3 = (w for w, _ in layers)
+    ws = [w for w, _ in layers]
+    arch = {f"f{i + 1}": int(w.shape[2]) for i, w in enumerate(ws)}
+    arch.update({f"n{i + 1}": int(w.shape[0]) for i, w in enumerate(ws[:-1])})
+    arch["parameters"] = int(sum(w.size + b.size for w, b in layers))
     manifest = {
         "name": name,
         "file": onnx_path.name,
         "variant": variant,
         "scale": int(scale),
-        "architecture": {"f1": int(w1.shape[2]), "f2": int(w2.shape[2]), "f3": int(w3.shape[2]),
-                         "n1": int(w1.shape[0]), "n2": int(w2.shape[0]),
-                         "parameters": int(sum(w.size + b.size for w, b in layers))},
-        "channels": int(w1.shape[1]),
+        "architecture": arch,
+        "channels": int(ws[0].shape[1]),
         "colour": "y",
         "input": "bicubic-upsampled (MATLAB imresize) Y of MATLAB rgb2ycbcr, float32 in [0, 1], "
                  "(N, 1, H, W), replicate-padded by radius",

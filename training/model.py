@@ -26,15 +26,26 @@ class SRCNNConfig:
     n2: int = 32
     channels: int = 1          # 1 = Y only; 3 = YCbCr or RGB (Table 5 of the paper)
     residual: bool = True      # predict HR - bicubic, add the input back
+    f4: int = 0                # > 0: the paper's four-layer variants (e.g. 9-1-1-5): f3 is then
+    n3: int = 0                # a third hidden layer (n2 -> n3) and f4 the reconstruction
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.f1, self.f2, self.f3] + ([self.f4] if self.f4 else [])
+
+    @property
+    def widths(self) -> list[int]:
+        """Hidden layer widths: [n1, n2] or [n1, n2, n3]."""
+        return [self.n1, self.n2] + ([self.n3] if self.f4 else [])
 
     @property
     def name(self) -> str:
-        return f"{self.f1}-{self.f2}-{self.f3}"
+        return "-".join(str(f) for f in self.sizes)
 
     @property
     def shrink(self) -> int:
         """Pixels lost on each side by the valid convolutions (= receptive-field radius)."""
-        return (self.f1 - 1) // 2 + (self.f2 - 1) // 2 + (self.f3 - 1) // 2
+        return sum((f - 1) // 2 for f in self.sizes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,21 +58,26 @@ class SRCNN(nn.Module):
         super().__init__()
         self.cfg = cfg
         c = cfg.channels
-        self.conv1 = nn.Conv2d(c, cfg.n1, cfg.f1)
-        self.conv2 = nn.Conv2d(cfg.n1, cfg.n2, cfg.f2)
-        self.conv3 = nn.Conv2d(cfg.n2, c, cfg.f3)
+        chans = [c] + cfg.widths + [c]
+        for i, f in enumerate(cfg.sizes):  # conv1 .. conv3 (conv4): the checkpoint keys
+            setattr(self, f"conv{i + 1}", nn.Conv2d(chans[i], chans[i + 1], f))
+
+    @property
+    def convs(self) -> list[nn.Conv2d]:
+        return [getattr(self, f"conv{i + 1}") for i in range(len(self.cfg.sizes))]
 
     def init_paper(self, std: float = 1e-3) -> None:
         """The paper's initialisation: Gaussian (std 0.001), zero biases."""
-        for conv in (self.conv1, self.conv2, self.conv3):
+        for conv in self.convs:
             nn.init.normal_(conv.weight, 0.0, std)
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv1(x)
-        y = F.relu(y)
-        y = F.relu(self.conv2(y))
-        y = self.conv3(y)
+        convs = self.convs
+        y = x
+        for conv in convs[:-1]:
+            y = F.relu(conv(y))
+        y = convs[-1](y)
         if self.cfg.residual:
             r = self.cfg.shrink
             y = y + x[:, :, r:x.shape[2] - r, r:x.shape[3] - r]
@@ -73,35 +89,38 @@ def plain_weights(model: SRCNN) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
     For a residual model one extra channel per hidden layer carries the input (plus
     ``CARRY_BIAS``) through as a centred delta kernel; the last layer adds it back and
-    subtracts the bias. Returns [(weight, bias)] for the three layers, float32, detached.
+    subtracts the bias. Returns [(weight, bias)] per layer, float32, detached.
     """
     cfg = model.cfg
-    ws = [(m.weight.detach().float().clone(), m.bias.detach().float().clone())
-          for m in (model.conv1, model.conv2, model.conv3)]
+    ws = [(m.weight.detach().float().clone(), m.bias.detach().float().clone()) for m in model.convs]
     if not cfg.residual:
         return ws
     c = cfg.channels
-    (w1, b1), (w2, b2), (w3, b3) = ws
+
     def delta(k):
         d = torch.zeros(k, k)
         d[k // 2, k // 2] = 1.0
         return d
-    # layer 1: add c carry channels
-    e1 = torch.zeros(c, c, cfg.f1, cfg.f1)
-    for i in range(c):
-        e1[i, i] = delta(cfg.f1)
-    w1n = torch.cat([w1, e1], 0)
-    b1n = torch.cat([b1, torch.full((c,), CARRY_BIAS)])
-    # layer 2: original outputs ignore the carry inputs; carry outputs copy them
-    w2n = torch.zeros(cfg.n2 + c, cfg.n1 + c, cfg.f2, cfg.f2)
-    w2n[:cfg.n2, :cfg.n1] = w2
-    for i in range(c):
-        w2n[cfg.n2 + i, cfg.n1 + i] = delta(cfg.f2)
-    b2n = torch.cat([b2, torch.zeros(c)])
-    # layer 3: add the carried input back, remove the bias
-    w3n = torch.zeros(c, cfg.n2 + c, cfg.f3, cfg.f3)
-    w3n[:, :cfg.n2] = w3
-    for i in range(c):
-        w3n[i, cfg.n2 + i] = delta(cfg.f3)
-    b3n = b3 - CARRY_BIAS
-    return [(w1n, b1n), (w2n, b2n), (w3n, b3n)]
+    out = []
+    last = len(ws) - 1
+    for i, (w, b) in enumerate(ws):
+        n_out, n_in, k, _ = w.shape
+        add_in = 0 if i == 0 else c        # later layers get c extra (carry) input channels
+        add_out = 0 if i == last else c
+        wn = torch.zeros(n_out + add_out, n_in + add_in, k, k)
+        wn[:n_out, :n_in] = w
+        for j in range(c):
+            if i == 0:
+                wn[n_out + j, j] = delta(k)                # the input, into carry channel j
+            elif i < last:
+                wn[n_out + j, n_in + j] = delta(k)         # carried through
+            else:
+                wn[j, n_in + j] = delta(k)                 # added back
+        if i == 0:
+            bn = torch.cat([b, torch.full((c,), CARRY_BIAS)])
+        elif i < last:
+            bn = torch.cat([b, torch.zeros(c)])
+        else:
+            bn = b - CARRY_BIAS
+        out.append((wn, bn))
+    return out

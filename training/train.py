@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filters", default="9-5-5", help="f1-f2-f3")
     p.add_argument("--n1", type=int, default=64)
     p.add_argument("--n2", type=int, default=32)
+    p.add_argument("--n3", type=int, default=16, help="third hidden layer of a four-layer --filters (9-1-1-5)")
     p.add_argument("--residual", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--colour", choices=["y", "ycbcr", "rgb"], default="y",
                    help="y: the paper's Y-only network; ycbcr / rgb: 3-channel networks (its Table 5)")
@@ -153,8 +154,9 @@ def lr_at(args, step: int) -> float:
 
 def make_optimizer(args, model: SRCNN) -> torch.optim.Optimizer:
     if args.optimizer == "sgd":
-        groups = [{"params": list(model.conv1.parameters()) + list(model.conv2.parameters()), "lr_mult": 1.0},
-                  {"params": list(model.conv3.parameters()), "lr_mult": 0.1}]
+        convs = model.convs
+        groups = [{"params": [p for c in convs[:-1] for p in c.parameters()], "lr_mult": 1.0},
+                  {"params": list(convs[-1].parameters()), "lr_mult": 0.1}]
         return torch.optim.SGD(groups, lr=args.lr, momentum=0.9)
     return torch.optim.Adam([{"params": model.parameters(), "lr_mult": 1.0}], lr=args.lr)
 
@@ -217,9 +219,12 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
-    f1, f2, f3 = (int(v) for v in args.filters.split("-"))
-    cfg = SRCNNConfig(f1=f1, f2=f2, f3=f3, n1=args.n1, n2=args.n2, residual=args.residual,
-                      channels=1 if args.colour == "y" else 3)
+    fs = [int(v) for v in args.filters.split("-")]
+    if len(fs) not in (3, 4):
+        raise SystemExit(f"--filters: three or four sizes (9-5-5, 9-1-1-5), got {args.filters}")
+    four = dict(f4=fs[3], n3=args.n3) if len(fs) == 4 else {}
+    cfg = SRCNNConfig(f1=fs[0], f2=fs[1], f3=fs[2], n1=args.n1, n2=args.n2, residual=args.residual,
+                      channels=1 if args.colour == "y" else 3, **four)
     scales = [int(s) for s in args.scales.split(",")]
     root = default_dataset_root()
     data = [resolve(root, d) for d in args.data.split(",")] if args.data else \
