@@ -783,3 +783,17 @@ def test_result_line_says_size_and_plan(g3, tiny_weights):
     assert line(1.5) == "Result: 35 \u00d7 26 pixels (now 23 \u00d7 17), x1.5; runs the x2 model, then bicubic x0.75"
     assert line(6) == "Result: 138 \u00d7 102 pixels (now 23 \u00d7 17), x6; runs the x2 then x3 models"
     assert g3.size_text(23, 17, 2, 46, 34) == "Result: 46 \u00d7 34 pixels (now 23 \u00d7 17), x2"  # no core: no plan
+
+
+def test_model_menu_source(g3, monkeypatch):
+    """The core's answer where GIMP's Python imports it, else the install record, else a default."""
+    monkeypatch.delenv("SRCNN_GIMP_BACKEND", raising=False)
+    caps, core = g3.find_capabilities()
+    assert core is not None and caps["variants"]
+    recorded = {"variants": {"9-3-5": [3]}, "int8": [], "ensemble": False}
+    monkeypatch.setattr(g3, "INSTALL", {"capabilities": recorded})
+    monkeypatch.setenv("SRCNN_GIMP_BACKEND", "cli")
+    assert g3.find_capabilities() == (recorded, None)
+    monkeypatch.setattr(g3, "INSTALL", {})
+    assert g3.find_capabilities() == (g3.DEFAULT_CAPS, None)
+    assert [n for n, _, _ in g3.model_choices(g3.DEFAULT_CAPS)] == ["9-5-5", "9-1-5"]

@@ -98,7 +98,14 @@ def environment() -> dict:
     cands = [bindir / "srcnn-cli", bindir / "srcnn-cli.exe", bindir / "Scripts" / "srcnn-cli.exe"]
     cli = next((str(c) for c in cands if c.is_file()), None) or shutil.which("srcnn-cli") or ""
     return {"python": sys.executable, "python_version": "%d.%d" % sys.version_info[:2],
-            "site_packages": sp, "cli": cli, "capabilities": capabilities()}
+            "site_packages": sp, "cli": cli, "capabilities": _capabilities_or_none()}
+
+
+def _capabilities_or_none() -> dict | None:
+    try:
+        return capabilities()
+    except Exception:  # a broken core here: the plug-in then offers its default menu
+        return None
 
 
 def capabilities() -> dict:
