@@ -5,6 +5,8 @@
     python build.py weights                   export trained checkpoints to weights/ (+ manifests)
     python build.py int8                      calibrate int8 for the fast path (manifests' "int8")
     python build.py reproduce RUN --out DIR   train RUN again with every stage that led to it
+    python build.py experiments [--lane a|b]  train the runs of the paper's experiments (resumable)
+    python build.py report                    docs/reproduction.md + figures from those runs
     python build.py opencv                    write plugins/opencv_dnn/models/srcnn_x{S}.onnx/.pb
     python build.py gimp                      zip the GIMP plug-ins into dist/
 """
@@ -24,6 +26,12 @@ def main(argv: list[str]) -> int:
     if cmd == "reproduce":
         from srcnn.training.reproduce import main as reproduce
         return reproduce(rest)
+    if cmd == "experiments":
+        from srcnn.training.experiments import main as experiments
+        return experiments(rest)
+    if cmd == "report":
+        from srcnn.training.report import main as report
+        return report(rest)
     if cmd == "weights":
         from srcnn.training.export import main as export
         return export(rest)
