@@ -2,15 +2,23 @@
 
 One network, two file formats (ONNX here, TensorFlow GraphDef in ``tfgraph.py``), same stages:
 
-1. MATLAB's symmetric (half-sample) border of 2 LR pixels, by Slice + Concat;
+1. MATLAB's symmetric (half-sample) border of 2 LR pixels;
 2. MATLAB ``imresize(y, S, 'bicubic')`` as one fixed 5x5 Conv with S*S outputs (one per
-   output phase) and DepthToSpace: for an integer upscale, MATLAB's bicubic is a polyphase
-   filter with 4 taps per phase (weights from the core's own ``contributions``);
-3. replicate border of ``radius`` HR pixels (Slice + Concat) and the weight file's 'valid' conv stack, exactly
+   output phase) and their interleave into the S-times larger image: for an integer upscale,
+   MATLAB's bicubic is a polyphase filter with 4 taps per phase (weights from the core's own
+   ``contributions``);
+3. replicate border of ``radius`` HR pixels and the weight file's 'valid' conv stack, exactly
    what the core pipeline does on the pre-upsampled Y. A residual model's pass-through channel
    (``srcnn.fast.split_carry``) is computed apart, from the bicubic image, by three 1x1 convs
    and added to the output: the two large layers then have 64 -> 32 channels, which OpenCV's
    dnn runs 1.3x faster than 65 -> 33 (512x512 9-5-5, 2 threads: 344 against 450 ms).
+
+Only operators that every ``cv2.dnn`` from 4.5.4 to 5.x imports with a dynamic input size:
+OpenCV's ONNX importer up to 4.10 at least (4.14 and 5.0 do) takes DepthToSpace only with
+static shapes (parse error in ``computeShapeByReshapeMask``), so the interleave is Transpose/Reshape with fixed channel
+counts; before 4.6 a Slice may not start from the end and before 4.5.5 there is no edge Pad,
+so the far borders are built from reflect and constant Pads, a one-pixel shift and a 0/1 mask
+(``python -m srcnn.opencv.bench`` times the interleave options).
 
 Shapes: float32 (N, 1, h, w) studio-range Y in [0, 1] -> (N, 1, S*h, S*w); h, w >= 2.
 Build-time only (needs ``onnx``); nothing here runs on the inference path.
@@ -28,7 +36,6 @@ __all__ = ["BICUBIC_PAD", "bicubic_phases", "read_conv_stack", "stack_radius", "
 
 OPSET = 13
 BICUBIC_PAD = 2  # LR pixels of symmetric border the 4-tap phases need (offsets -2..+2)
-_INT64_MAX = np.iinfo(np.int64).max
 
 
 def bicubic_phases(scale: int) -> np.ndarray:
@@ -115,11 +122,51 @@ def stack_radius(layers) -> int:
     return sum((w.shape[2] - 1) // 2 for w, _ in layers)
 
 
-def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str = "srcnn"):
+def _interleave(nodes, const, x: str, out: str, s: int, how: str) -> None:
+    """(N, S*S, h, w) phases, channel py*S + px -> (N, 1, S*h, S*w): pixel (S*i + py, S*j + px)."""
+    from onnx import helper
+
+    if how == "depth_to_space":  # OpenCV 4.5-4.10's importers need static shapes for it
+        nodes.append(helper.make_node("DepthToSpace", [x], [out], name=out, blocksize=s, mode="DCR"))
+    elif how == "conv_transpose":  # stride S, one-hot S x S kernels: each output pixel is one phase
+        w = np.zeros((s * s, 1, s, s), np.float32)
+        for py in range(s):
+            for px in range(s):
+                w[py * s + px, 0, py, px] = 1
+        nodes.append(helper.make_node("ConvTranspose", [x, const(w, "interleave_w")], [out], name=out,
+                                      kernel_shape=[s, s], strides=[s, s], pads=[0, 0, 0, 0]))
+    elif how == "reshape":
+        # Only shapes OpenCV 4.5's Reshape can infer at run time: 0 copies the input dimension
+        # at the same index, -1 takes the rest, the other entries are fixed channel counts.
+        steps = [("Transpose", [0, 2, 3, 1]),      # (N, h, w, S*S)
+                 ("Reshape", [0, 0, 0, s, s]),      # (N, h, w, py, px)
+                 ("Transpose", [0, 1, 3, 2, 4]),   # (N, h, py, w, px)
+                 ("Reshape", [0, 0, 0, -1]),        # (N, h, py, S*w)
+                 # OpenCV 5.0 merges two consecutive Reshapes and then copies the 0 entries of
+                 # the second from the first one's input (wrong shape): a Mul by 1 between.
+                 ("Mul", 1.0),
+                 ("Reshape", [0, 1, -1, 0])]        # (N, 1, S*h, S*w): 0 copies N and S*w
+        cur = x
+        for k, (op, arg) in enumerate(steps, 1):
+            o = out if k == len(steps) else f"{out}_{k}"
+            if op == "Transpose":
+                nodes.append(helper.make_node(op, [cur], [o], name=o, perm=arg))
+            elif op == "Mul":
+                nodes.append(helper.make_node(op, [cur, const(np.array(arg, np.float32), f"{o}_one")], [o], name=o))
+            else:
+                nodes.append(helper.make_node(op, [cur, const(np.array(arg, np.int64), f"{o}_shape")], [o], name=o))
+            cur = o
+    else:
+        raise ValueError(f"interleave must be depth_to_space, conv_transpose or reshape, got {how!r}")
+
+
+def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str = "srcnn",
+                  interleave: str = "reshape"):
     """ONNX ModelProto: studio-range LR Y (N, 1, h, w) -> HR Y (N, 1, S*h, S*w), opset 13.
 
-    Every operator (Slice, Concat, Conv, DepthToSpace, Relu) loads in
-    OpenCV 4.x and 5.x ``cv2.dnn`` and in onnxruntime.
+    Every operator loads in ``cv2.dnn`` of OpenCV 4.5.4 to 5.x and in onnxruntime.
+    ``interleave`` (the phases -> image step): 'reshape' (the default, loads everywhere),
+    'conv_transpose' (loads everywhere) or 'depth_to_space' (fails in 4.5.4-4.10).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -129,48 +176,79 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
     nodes, inits = [], []
 
     def const(arr, nm):
-        inits.append(numpy_helper.from_array(np.asarray(arr), nm))
+        if nm not in {t.name for t in inits}:
+            inits.append(numpy_helper.from_array(np.asarray(arr), nm))
         return nm
 
-    for nm, v in (("i0", 0), ("i1", 1), ("i2", 2), ("im1", -1), ("im2", -2), ("imax", _INT64_MAX)):
+    for nm, v in (("i0", 0), ("i1", 1), ("i2", 2)):
         const(np.array([v], np.int64), nm)
     const(np.array([2], np.int64), "ax_h")
     const(np.array([3], np.int64), "ax_w")
 
-    def sym_pad(x, axis, tag):
-        # MATLAB symmetric border: x1 x0 | x0 .. x(n-1) | x(n-1) x(n-2)
+    def node(kind, ins, tag, **attrs):
+        nodes.append(helper.make_node(kind, list(ins), [tag], name=tag, **attrs))
+        return tag
+
+    def tail_pad(x, axis, n, mode, tag, value=None):
+        pads = [0] * 8
+        pads[4 + axis] = n
+        ins = [x, const(np.array(pads, np.int64), f"{tag}_pads")]
+        if value is not None:
+            ins.append(const(np.array(value, np.float32), f"value_{value:g}"))
+        return node("Pad", ins, tag, mode=mode)
+
+    def front(x, axis, idx, tag):
+        """Concat of x[idx[0]], x[idx[1]], ..., x along ``axis`` (Slices from the front only)."""
         ax = "ax_h" if axis == 2 else "ax_w"
-        parts = []
-        for nm, (a, b) in (("a1", ("i1", "i2")), ("a0", ("i0", "i1")),
-                           ("z1", ("im1", "imax")), ("z2", ("im2", "im1"))):
-            out = f"{tag}_{nm}"
-            nodes.append(helper.make_node("Slice", [x, a, b, ax], [out], name=out))
-            parts.append(out)
-        out = f"{tag}_pad"
-        nodes.append(helper.make_node("Concat", [parts[0], parts[1], x, parts[2], parts[3]], [out],
-                                      axis=axis, name=out))
-        return out
+        parts = [node("Slice", [x, f"i{i}", f"i{i + 1}", ax], f"{tag}_{i}") for i in sorted(set(idx))]
+        return node("Concat", [parts[sorted(set(idx)).index(i)] for i in idx] + [x], f"{tag}_front", axis=axis)
+
+    def shifted(x, axis, tag):
+        """y[i] = x[i - 1] along ``axis`` (x[-1] = 0): a one-tap Conv."""
+        k = np.zeros((1, 1, 3, 1) if axis == 2 else (1, 1, 1, 3), np.float32)
+        k[0, 0, 0, 0] = 1
+        pads = [1, 0, 1, 0] if axis == 2 else [0, 1, 0, 1]
+        return node("Conv", [x, const(k, f"shift_w{axis}")], tag, kernel_shape=list(k.shape[2:]), pads=pads)
+
+    def tail_mask(x, axis, n, tag):
+        """0 over x, 1 over the n pixels a tail Pad adds."""
+        # A 1x1 Conv, not a Mul by 0: OpenCV 4.8+'s importer infers different shapes for them.
+        zero = node("Conv", [x, const(np.zeros((1, 1, 1, 1), np.float32), "zero_w")], f"{tag}_zero", kernel_shape=[1, 1])
+        return tail_pad(zero, axis, n, "constant", tag, 1.0)
+
+    # OpenCV before 4.6 takes no negative Slice start and before 4.5.5 no edge Pad, so the far
+    # border is made from what every version has: a reflect Pad (x(n-2) beyond x(n-1)),
+    # shifted by one pixel where the border needs x(n-1), chosen by a 0/1 mask.
+    def sym_pad(x, axis, tag):
+        # MATLAB symmetric border of 2: x1 x0 | x0 .. x(n-1) | x(n-1) x(n-2)
+        f = front(x, axis, [1, 0], tag)
+        refl = tail_pad(f, axis, 2, "reflect", f"{tag}_refl")  # .. x(n-1) | x(n-2) x(n-3)
+        fix = node("Sub", [shifted(refl, axis, f"{tag}_shift"), refl], f"{tag}_diff")
+        fix = node("Mul", [tail_mask(f, axis, 2, f"{tag}_mask"), fix], f"{tag}_fix")
+        return node("Add", [refl, fix], f"{tag}_pad")
 
     def rep_pad(x, axis, n, tag):
-        ax = "ax_h" if axis == 2 else "ax_w"
-        first, last = f"{tag}_first", f"{tag}_last"
-        nodes.append(helper.make_node("Slice", [x, "i0", "i1", ax], [first], name=first))
-        nodes.append(helper.make_node("Slice", [x, "im1", "imax", ax], [last], name=last))
-        out = f"{tag}_pad"
-        nodes.append(helper.make_node("Concat", [first] * n + [x] + [last] * n, [out], axis=axis, name=out))
-        return out
+        # replicate border of n: x0 (n times) | x0 .. x(n-1) | x(n-1) (n times)
+        f = front(x, axis, [0] * n, tag)
+        last = node("Mul", [tail_mask(f, axis, 1, f"{tag}_mask"),
+                            shifted(tail_pad(f, axis, 1, "reflect", f"{tag}_refl"), axis, f"{tag}_shift")],
+                    f"{tag}_last")  # x(n-1) one pixel beyond the end, 0 elsewhere
+        box = np.ones((1, 1, n, 1) if axis == 2 else (1, 1, 1, n), np.float32)
+        pads = [0] * 8
+        pads[axis], pads[4 + axis] = n - 1, n - 1
+        last = node("Pad", [last, const(np.array(pads, np.int64), f"{tag}_box_pads")], f"{tag}_box_in", mode="constant")
+        spread = node("Conv", [last, const(box, f"{tag}_box_w")], f"{tag}_spread", kernel_shape=list(box.shape[2:]),
+                      pads=[0, 0, 0, 0])  # that value over the n pixels beyond the end
+        return node("Add", [tail_pad(f, axis, n, "constant", f"{tag}_zeros", 0.0), spread], f"{tag}_pad")
 
     cur = sym_pad("input", 2, "sym_h")
     cur = sym_pad(cur, 3, "sym_w")
     const(bicubic_conv_weight(s).astype(np.float32), "bicubic_w")
     nodes.append(helper.make_node("Conv", [cur, "bicubic_w"], ["bicubic_phases"], name="bicubic_phases",
                                   kernel_shape=[5, 5], pads=[0, 0, 0, 0]))
-    nodes.append(helper.make_node("DepthToSpace", ["bicubic_phases"], ["bicubic"], name="bicubic",
-                                  blocksize=s, mode="DCR"))
+    _interleave(nodes, const, "bicubic_phases", "bicubic", s, interleave)
     cur = "bicubic"
     if r:
-        # Replicate border by Slice + Concat rather than Pad mode edge: OpenCV 4.x refuses an
-        # edge Pad wider than its input (images under r/S LR pixels).
         cur = rep_pad(cur, 2, r, "rep_h")
         cur = rep_pad(cur, 3, r, "rep_w")
     core, carry = split_carry(layers)
