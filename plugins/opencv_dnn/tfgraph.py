@@ -111,12 +111,12 @@ class _Builder:
         self.consts[key] = name
         return name
 
-    def conv(self, name: str, x: str, w: np.ndarray, b: np.ndarray | None) -> str:
-        """w (out, in, k, k) float correlation weights, as ONNX/PyTorch store them."""
+    def conv(self, name: str, x: str, w: np.ndarray, b: np.ndarray | None, padding: str = "VALID") -> str:
+        """w (out, in, kh, kw) float correlation weights, as ONNX/PyTorch store them."""
         hwio = np.ascontiguousarray(np.asarray(w, np.float32).transpose(2, 3, 1, 0))
         wn = self.const(f"{name}/weights", hwio)
         self.parts.append(_node(name, "Conv2D", [x, wn], T=("type", DT_FLOAT), data_format=("s", "NHWC"),
-                                dilations=("ilist", [1, 1, 1, 1]), padding=("s", "VALID"),
+                                dilations=("ilist", [1, 1, 1, 1]), padding=("s", padding),
                                 strides=("ilist", [1, 1, 1, 1])))
         if b is None:
             return name
@@ -147,16 +147,55 @@ class _Builder:
                                 T=("type", DT_FLOAT), Tidx=("type", DT_INT32)))
         return name
 
+    def pad(self, name: str, x: str, axis: int, before: int, after: int, mirror: bool = False) -> str:
+        """Zero (or, ``mirror``, reflect) Pad of NHWC ``axis``."""
+        p = np.zeros((4, 2), np.int32)
+        p[axis] = before, after
+        pn = self.const(f"{name}/paddings", p)
+        self.parts.append(_node(name, "MirrorPad" if mirror else "Pad", [x, pn], T=("type", DT_FLOAT),
+                                Tpaddings=("type", DT_INT32), **({"mode": ("s", "REFLECT")} if mirror else {})))
+        return name
+
+    def binary(self, name: str, op: str, a: str, b: str) -> str:
+        self.parts.append(_node(name, op, [a, b], T=("type", DT_FLOAT)))
+        return name
+
+    def front(self, x: str, axis: int, idx: list[int], tag: str) -> str:
+        """x[idx[0]], x[idx[1]], ..., x concatenated along ``axis`` (slices from the front only)."""
+        parts = {i: self.slice(f"{tag}/x{i}", x, axis, i, i + 1) for i in sorted(set(idx))}
+        return self.concat(f"{tag}/front", [parts[i] for i in idx] + [x], axis)
+
+    def shifted(self, x: str, axis: int, tag: str) -> str:
+        """y[i] = x[i - 1] along ``axis`` (x[-1] = 0): a one-tap Conv2D, padding SAME."""
+        k = np.zeros((1, 1, 3, 1) if axis == 1 else (1, 1, 1, 3), np.float32)
+        k[0, 0, 0, 0] = 1
+        return self.conv(tag, x, k, None, padding="SAME")
+
+    def tail_mask(self, x: str, axis: int, n: int, tag: str) -> str:
+        """0 over x, 1 over the n pixels a tail Pad adds (Pad writes zeros only: 1 - Pad(1))."""
+        one = np.ones((1, 1, 1, 1), np.float32)
+        ones = self.conv(f"{tag}/ones", x, 0 * one, one[0, 0, 0])
+        return self.conv(f"{tag}/mask", self.pad(f"{tag}/mask_pad", ones, axis, 0, n), -one, one[0, 0, 0])
+
+    # As in graph.py: OpenCV 4.5's StridedSlice takes no negative begin, and its TF importer has
+    # no edge Pad (MirrorPad is always REFLECT), so the far border is a reflect Pad, shifted by
+    # one pixel where the border needs x(n-1), chosen by a 0/1 mask.
     def sym_pad(self, x: str, axis: int, tag: str) -> str:
         # MATLAB symmetric border of 2: x1 x0 | x0 .. x(n-1) | x(n-1) x(n-2)
-        p = [self.slice(f"{tag}/a1", x, axis, 1, 2), self.slice(f"{tag}/a0", x, axis, 0, 1),
-             self.slice(f"{tag}/z1", x, axis, -1, None), self.slice(f"{tag}/z2", x, axis, -2, -1)]
-        return self.concat(f"{tag}/pad", [p[0], p[1], x, p[2], p[3]], axis)
+        f = self.front(x, axis, [1, 0], tag)
+        refl = self.pad(f"{tag}/refl", f, axis, 0, 2, mirror=True)  # .. x(n-1) | x(n-2) x(n-3)
+        diff = self.binary(f"{tag}/diff", "Sub", self.shifted(refl, axis, f"{tag}/shift"), refl)
+        fix = self.binary(f"{tag}/fix", "Mul", self.tail_mask(f, axis, 2, tag), diff)
+        return self.binary(f"{tag}/pad", "Add", refl, fix)
 
     def rep_pad(self, x: str, axis: int, n: int, tag: str) -> str:
-        first = self.slice(f"{tag}/first", x, axis, 0, 1)
-        last = self.slice(f"{tag}/last", x, axis, -1, None)
-        return self.concat(f"{tag}/pad", [first] * n + [x] + [last] * n, axis)
+        # replicate border of n: x0 (n times) | x0 .. x(n-1) | x(n-1) (n times)
+        f = self.front(x, axis, [0] * n, tag)
+        shifted = self.shifted(self.pad(f"{tag}/refl", f, axis, 0, 1, mirror=True), axis, f"{tag}/shift")
+        last = self.binary(f"{tag}/last", "Mul", self.tail_mask(f, axis, 1, tag), shifted)  # x(n-1) past the end
+        box = np.ones((1, 1, n, 1) if axis == 1 else (1, 1, 1, n), np.float32)
+        spread = self.conv(f"{tag}/spread", self.pad(f"{tag}/box_in", last, axis, n - 1, n - 1), box, None)
+        return self.binary(f"{tag}/pad", "Add", self.pad(f"{tag}/zeros", f, axis, 0, n), spread)
 
 
 def graphdef_lr_to_hr(layers, scale: int) -> bytes:
