@@ -178,6 +178,27 @@ def test_engine_opencv_matches_onnxruntime_in_core_pipeline(built, s):
 
 
 @pytest.mark.parametrize("s", SCALES)
+def test_cli_engine_opencv_matches_onnxruntime(built, tmp_path, s):
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+    rgb = cv2.GaussianBlur((np.random.default_rng(50 + s).random((21, 17, 3)) * 255).astype(np.uint8), (3, 3), 0.8)
+    Image.fromarray(rgb).save(tmp_path / "in.png")
+    env = dict(os.environ, SRCNN_WEIGHTS=str(built / "weights"))
+    outs = {}
+    for engine in ("opencv", "onnxruntime"):
+        out = tmp_path / f"{engine}.png"
+        r = subprocess.run([sys.executable, "-m", "srcnn.cli", "upscale", str(tmp_path / "in.png"), str(out),
+                            "--scale", str(s), "--engine", engine], capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        outs[engine] = np.asarray(Image.open(out)).astype(int)
+    assert outs["opencv"].shape == (s * 21, s * 17, 3)
+    assert np.abs(outs["opencv"] - outs["onnxruntime"]).max() <= 1
+
+
+@pytest.mark.parametrize("s", SCALES)
 def test_upsample_bgr_matches_core_pipeline(built, s, monkeypatch):
     monkeypatch.setenv("SRCNN_WEIGHTS", str(built / "weights"))
     rng = np.random.default_rng(40 + s)

@@ -26,7 +26,7 @@ from srcnn.protocol import load_uint8  # noqa: E402
 from srcnn.resize import imresize  # noqa: E402
 from conftest import dataset  # noqa: E402
 
-EXAMPLE = Path(ocv.__file__).resolve().parent / "examples"
+EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "opencv_dnn" / "examples"  # not package data
 SCALES = (2, 3, 4)
 
 
