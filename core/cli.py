@@ -82,7 +82,10 @@ def _progress_bar(label: str, enabled: bool):
 @click.option("--ensemble", is_flag=True, help="The best-quality mode, as `srcnn-cli --ensemble` runs it.")
 @click.option("--passes", type=click.Choice(["2", "4", "8"]), default=None,
               help="Symmetries the ensemble averages (default: what --ensemble runs).")
-def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, passes):
+@click.option("--channels", type=click.Choice(["y", "rgb"]), default="y", show_default=True,
+              help="y: PSNR/SSIM on Y (the paper's Tables 2-3); rgb: the colour pipeline, PSNR of Y, Cb, "
+                   "Cr and of the image as the paper's Table 5 (mean of the three channels' MSE).")
+def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, passes, channels):
     """Bicubic and SRCNN PSNR/SSIM on Y for every image in FOLDER (the paper's protocol)."""
     from .ensemble import passes_of
     from .evaluate import evaluate, format_table
@@ -114,7 +117,7 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, pas
             raise UserError(f"--int8: {e}" if int8 else str(e)) from None
     try:
         res = evaluate(folder, int(scale) if float(scale).is_integer() else scale, net,
-                       with_ssim=not no_ssim, engine=engine, ensemble=n,
+                       with_ssim=not no_ssim, engine=engine, ensemble=n, channels=channels,
                        progress=_progress_bar("evaluating", not as_json and sys.stderr.isatty()))
     except (ValueError, OSError) as e:
         raise UserError(str(e)) from None

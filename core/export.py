@@ -63,7 +63,7 @@ def receptive_radius(layers) -> int:
 
 
 def write_model(folder: str | Path, name: str, layers, *, scale: int, variant: str,
-                extra: dict | None = None) -> Path:
+                extra: dict | None = None, colour: str | None = None) -> Path:
     """Write ``folder/name.onnx`` and ``folder/name.json``; returns the manifest path.
 
     The ONNX file is written deterministically (same weights -> same bytes -> same sha256).
@@ -86,9 +86,11 @@ def write_model(folder: str | Path, name: str, layers, *, scale: int, variant: s
         "scale": int(scale),
         "architecture": arch,
         "channels": int(ws[0].shape[1]),
-        "colour": "y",
-        "input": "bicubic-upsampled (MATLAB imresize) Y of MATLAB rgb2ycbcr, float32 in [0, 1], "
-                 "(N, 1, H, W), replicate-padded by radius",
+        "colour": colour or ("y" if ws[0].shape[1] == 1 else "rgb"),
+        "input": ("bicubic-upsampled (MATLAB imresize) Y of MATLAB rgb2ycbcr, float32 in [0, 1], "
+                  "(N, 1, H, W), replicate-padded by radius") if ws[0].shape[1] == 1 else
+                 ("bicubic-upsampled (MATLAB imresize) R, G, B, float32 in [0, 1], (N, 3, H, W), "
+                  "replicate-padded by radius"),
         "padding": "valid",
         "radius": receptive_radius(layers),
         "sha256": sha256_file(onnx_path),

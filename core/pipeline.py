@@ -235,6 +235,8 @@ def _direct(image: np.ndarray, scale: int, net, *, engine: str, tile: int, threa
     r = net.radius
     scale = float(scale)
     r0, r1, c0, c1 = region or (0, oh, 0, ow)
+    if net.info.channels == 3:
+        return _direct_rgb(image, colour, alpha, grey, scale, net, tile, progress, (r0, r1, c0, c1), (oh, ow), passes)
     if grey:
         y_lr = colour[:, :, 0]
         chroma = None
@@ -260,6 +262,36 @@ def _direct(image: np.ndarray, scale: int, net, *, engine: str, tile: int, threa
             planes = ycc_t @ t_inv.T
         if alpha is not None:
             a = resize_region(alpha, scale, rows, cols)
+            planes = np.concatenate([planes, a[:, :, None]], axis=2)
+        if image.ndim == 2:
+            planes = planes[:, :, 0]
+        out[t.r0 - r0:t.r1 - r0, t.c0 - c0:t.c1 - c0] = _to_dtype(planes, dt)
+        if progress:
+            progress(k + 1, len(all_tiles))
+    return out
+
+
+def _direct_rgb(image, colour, alpha, grey, scale, net, tile, progress, region, size, passes) -> np.ndarray:
+    """An RGB model (the paper's colour network): the CNN on the bicubic R, G, B together.
+
+    A grey picture goes in as R = G = B and comes out as the mean of the three outputs."""
+    r0, r1, c0, c1 = region
+    oh, ow = size
+    r = net.radius
+    rgb = np.repeat(colour, 3, axis=2) if grey else colour
+    chw = np.ascontiguousarray(np.moveaxis(rgb, 2, 0))  # (3, H, W): resize_region per plane
+    dt = np.dtype(image.dtype)
+    out = np.empty((r1 - r0, c1 - c0) + image.shape[2:], dtype=dt)
+    all_tiles = [type(t)(t.r0 + r0, t.r1 + r0, t.c0 + c0, t.c1 + c0) for t in tiles(r1 - r0, c1 - c0, tile)]
+    for k, t in enumerate(all_tiles):
+        rows, cols = halo_index(t.r0, t.r1, r, oh), halo_index(t.c0, t.c1, r, ow)
+        x = np.stack([resize_region(c, scale, rows, cols) for c in chw])
+        y = run_ensemble(net.run, x, passes)          # (3, th, tw)
+        planes = np.moveaxis(y, 0, 2)
+        if grey:
+            planes = planes.mean(axis=2, keepdims=True)
+        if alpha is not None:
+            a = resize_region(alpha, scale, np.arange(t.r0, t.r1), np.arange(t.c0, t.c1))
             planes = np.concatenate([planes, a[:, :, None]], axis=2)
         if image.ndim == 2:
             planes = planes[:, :, 0]

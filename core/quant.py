@@ -239,6 +239,9 @@ def main(argv=None) -> int:
         except ModelError as e:
             print(f"{info.name}: {e}", file=sys.stderr)
             return 1
+        if info.channels != 1:
+            print(f"{info.name}: skipped (the int8 fast path is for Y models)")
+            continue
         if not int8_pays(read_conv_stack(info.onnx_path.read_bytes())):
             print(f"{info.name}: skipped (1x1 middle layer: int8 is slower there)")
             continue

@@ -18,7 +18,7 @@ import numpy as np
 
 __all__ = ["ModelError", "ModelInfo", "Model", "weights_dir", "available_models", "resolve_model"]
 
-VARIANTS = {"9-5-5": "955", "9-3-5": "935", "9-1-5": "915"}
+VARIANTS = {"9-5-5": "955", "9-3-5": "935", "9-1-5": "915", "9-5-5-rgb": "955rgb"}
 DEFAULT_VARIANT = "9-5-5"
 
 
@@ -77,8 +77,9 @@ class ModelInfo:
                        str(m["sha256"]), m)
         except (ValueError, KeyError, TypeError) as e:
             raise ModelError(f"bad model manifest {p}: {e}") from None
-        if info.channels != 1 or info.colour != "y":
-            raise ModelError(f"{p.name}: only Y-channel models run in the pipeline (got {info.colour})")
+        if (info.channels, info.colour) not in ((1, "y"), (3, "rgb")):
+            raise ModelError(f"{p.name}: the pipeline runs Y-channel or RGB models "
+                             f"(got {info.channels} channels, colour {info.colour!r})")
         return info
 
     def verify(self) -> None:
@@ -134,8 +135,8 @@ def models_by_scale(model: str | os.PathLike | None) -> dict[int, ModelInfo]:
 class Model:
     """A verified SRCNN network ready to run; safe to share between threads.
 
-    ``run(y)``: float32 (H, W) pre-upsampled Y in [0, 1] (already padded by ``radius``)
-    -> float32 (H - 2r, W - 2r).
+    ``run(x)``: float32 pre-upsampled input in [0, 1], already padded by ``radius``: (H, W) Y for
+    a Y model, (3, H, W) RGB for an RGB model -> float32 (H - 2r, W - 2r), or (3, ...) likewise.
     """
 
     def __init__(self, info: ModelInfo, engine: str = "onnxruntime", threads: int | None = None):
@@ -173,12 +174,15 @@ class Model:
         return self.info.radius
 
     def run(self, y: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(y, dtype=np.float32)[None, None]
+        x = np.ascontiguousarray(y, dtype=np.float32)
+        x = x[None, None] if x.ndim == 2 else x[None]
         if self.engine == "onnxruntime":
-            return self._sess.run(None, {self._input: x})[0][0, 0]
-        with self._lock:  # a cv2.dnn.Net is not re-entrant
-            self._net.setInput(x)
-            return self._net.forward()[0, 0].copy()
+            out = self._sess.run(None, {self._input: x})[0][0]
+        else:
+            with self._lock:  # a cv2.dnn.Net is not re-entrant
+                self._net.setInput(x)
+                out = self._net.forward()[0].copy()
+        return out[0] if y.ndim == 2 else out
 
 
 _CACHE: dict[tuple, Model] = {}

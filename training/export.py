@@ -61,7 +61,7 @@ def lineage(runs: Path, run: str) -> list[dict]:
 def check_onnx_matches_torch(model: SRCNN, onnx_path: Path, tol: float = 1e-5) -> float:
     import onnxruntime as ort
 
-    x = torch.rand(1, 1, 61, 47)
+    x = torch.rand(1, model.cfg.channels, 61, 47)
     with torch.no_grad():
         ref = model(x).numpy()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -86,6 +86,9 @@ def run_eval(onnx_path: Path, folder: Path, scale: int, ensemble: bool = True) -
     if ensemble:
         e = once("--ensemble")
         out["ensemble"] = dict(e["mean"]["srcnn"], passes=e["ensemble"])
+    c = once("--channels", "rgb", "--no-ssim")
+    out["colour"] = {"bicubic": c["mean"]["bicubic"], "srcnn": c["mean"]["srcnn"],
+                     "protocol": "srcnn-cli eval --channels rgb (the paper's Table 5 image PSNR)"}
     return out
 
 
@@ -104,6 +107,19 @@ def validation_psnr(onnx_path: Path, datasets: Path, scale: int) -> dict | None:
         return None
     net = Model(ModelInfo.load(onnx_path))
     vals, bic = [], []
+    if net.info.channels == 3:  # the image PSNR of the paper's Table 5, through the pipeline
+        from srcnn.evaluate import colour_scores
+        from srcnn.pipeline import upscale
+        from srcnn.protocol import modcrop, shrink
+        from srcnn.resize import imresize
+        for p in paths:
+            hr = modcrop(load_uint8(p), scale)
+            lr = np.ascontiguousarray(shrink(hr.astype(np.float32) / np.float32(255.0), scale))
+            vals.append(colour_scores(hr, upscale(lr, scale, model=net, fast=False), scale)["psnr"])
+            bic.append(colour_scores(hr, imresize(lr, scale), scale)["psnr"])
+        return {"split": "training/splits/val20.txt (20 BSDS500_test images held out of training)",
+                "metric": "image PSNR (paper's Table 5)", "srcnn_psnr": float(np.mean(vals)),
+                "bicubic_psnr": float(np.mean(bic))}
     for p in paths:
         smp = prepare(p.stem, load_uint8(p), scale)
         y = net.run(pad_replicate(smp.y_bicubic.astype(np.float32), net.radius)).astype(np.float64)
@@ -137,9 +153,15 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
         "augmentation": "random crops, flips, 90-degree rotations"
                         + (f", shrunk copies x{args['hr_scales']}" if args.get("hr_scales", "1") != "1" else "")
                         + (", patches into the replicate padding" if args.get("pad_borders") else ""),
-        "degradation": "MATLAB-compatible bicubic (srcnn.resize) on Y of MATLAB rgb2ycbcr",
+        "degradation": "MATLAB-compatible bicubic (srcnn.resize) on " +
+                       ("R, G and B" if args.get("colour") == "rgb" else "Y of MATLAB rgb2ycbcr"),
     }
-    manifest = write_model(out, name, layers, scale=scale, variant=cfg.name, extra={"training": training})
+    colour = args.get("colour", "y")
+    if colour not in ("y", "rgb"):
+        raise ValueError(f"run {run} is a {colour} network; the pipeline ships Y and RGB models")
+    variant = cfg.name + ("-rgb" if colour == "rgb" else "")
+    manifest = write_model(out, name, layers, scale=scale, variant=variant, colour=colour,
+                           extra={"training": training})
     err = check_onnx_matches_torch(model, out / f"{name}.onnx")
     metrics = {}
     for ds in ("Set5", "Set14"):

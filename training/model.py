@@ -124,3 +124,31 @@ def plain_weights(model: SRCNN) -> list[tuple[torch.Tensor, torch.Tensor]]:
             bn = b - CARRY_BIAS
         out.append((wn, bn))
     return out
+
+
+def rgb_from_y(state: dict, cfg: SRCNNConfig) -> dict:
+    """A residual Y model's weights as an RGB model (``cfg.channels == 3``) that computes the same.
+
+    Layer 1 reads Y = a . RGB + 16/255 (MATLAB rgb2ycbcr, a = (65.481, 128.553, 24.966) / 255):
+    its kernel on channel c is the Y kernel times a_c, the offset goes into its bias. The last
+    layer adds the same d to R, G and B with d = (Y correction) / sum(a): that moves Y by the Y
+    model's correction and leaves Cb and Cr as they were (their rows of the matrix sum to 0),
+    which is exactly the Y-only pipeline (bicubic chroma). The starting point of a colour
+    network that can then only gain (the paper's "Y pre-train", Table 5)."""
+    if not cfg.residual or cfg.channels != 3:
+        raise ValueError("rgb_from_y makes a residual 3-channel model")
+    a = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float32) / 255.0
+    convs = [k for k in state if k.endswith(".weight")]
+    first, last = convs[0], convs[-1]
+    out = dict(state)
+    w1 = state[first]
+    if w1.shape[1] != 1:
+        raise ValueError("the source is not a Y-channel model")
+    out[first] = w1 * a.view(1, 3, 1, 1)
+    b1 = first.replace(".weight", ".bias")
+    out[b1] = state[b1] + w1.sum(dim=(1, 2, 3)) * (16.0 / 255.0)
+    w3 = state[last]
+    out[last] = (w3 / a.sum()).repeat(3, 1, 1, 1)
+    b3 = last.replace(".weight", ".bias")
+    out[b3] = (state[b3] / a.sum()).repeat(3)
+    return out

@@ -130,6 +130,10 @@ def load_embedded(model: SRCNN, state: dict) -> None:
     9-1-5 network starts a 9-3-5 or 9-5-5 one at exactly its own function (same n1/n2 needed).
     """
     own = model.state_dict()
+    first = next(k for k in own if k.endswith(".weight"))
+    if own[first].shape[1] == 3 and state[first].shape[1] == 1:
+        from .model import rgb_from_y
+        state = rgb_from_y(state, model.cfg)  # a Y model starts an RGB one at its own function
     for k, v in state.items():
         t = own[k]
         if t.shape == v.shape:
@@ -163,10 +167,11 @@ def make_optimizer(args, model: SRCNN) -> torch.optim.Optimizer:
 
 @torch.no_grad()
 def validate(model: SRCNN, samples, scale: int, device, colour: str = "y") -> float:
-    """Mean PSNR on Y of the protocol (replicate borders, as at test time).
+    """Mean PSNR of the protocol (replicate borders, as at test time): on Y for a Y network.
 
     ``samples`` holds (protocol sample, uint8 image) pairs; 3-channel networks get the whole
-    bicubic-upsampled image and are scored on the Y of their output.
+    bicubic-upsampled image and are scored on the image PSNR of the paper's Table 5
+    (``srcnn.evaluate.colour_scores``: the mean of the Y, Cb and Cr MSE).
     """
     from srcnn.colour import _OFFSET, _T
     from srcnn.protocol import degrade, modcrop
@@ -183,12 +188,14 @@ def validate(model: SRCNN, samples, scale: int, device, colour: str = "y") -> fl
             x = torch.from_numpy(np.moveaxis(lr_in, 2, 0).astype(np.float32))[None]
         y = model(F.pad(x.to(device), (r, r, r, r), mode="replicate"))[0].double().cpu().numpy()
         if colour == "y":
-            y = y[0]
-        elif colour == "ycbcr":
-            y = y[0]
-        else:
-            y = (np.moveaxis(y, 0, 2) @ _T[0] + _OFFSET[0]) / 255.0
-        vals.append(score(s, y, scale, with_ssim=False)["psnr"])
+            vals.append(score(s, y[0], scale, with_ssim=False)["psnr"])
+            continue
+        # 3-channel networks: the image PSNR of the paper's Table 5 (mean of the Y, Cb, Cr MSE)
+        from srcnn.evaluate import colour_scores
+        rgb = np.moveaxis(y, 0, 2) if colour == "rgb" else \
+            (np.moveaxis(y, 0, 2) * 255.0 - _OFFSET) @ np.linalg.inv(_T).T
+        vals.append(colour_scores(modcrop(img if img.ndim == 3 else np.dstack([img] * 3), scale), rgb,
+                                  scale)["psnr"])
     model.train()
     return float(np.mean(vals))
 

@@ -34,8 +34,9 @@ def model_menu(caps):
     (recorded at install time; the GIMP 3 plug-in's model_choices, without the help texts)."""
     caps = caps if isinstance(caps, dict) and caps.get("variants") else {
         "variants": {"9-5-5": [2, 3, 4], "9-1-5": [3]}, "int8": [], "ensemble": False}
-    names = {"9-5-5": "High quality", "9-3-5": "Good quality, faster", "9-1-5": "Fast, a little softer"}
-    known = ["9-5-5", "9-3-5", "9-1-5"]
+    names = {"9-5-5": "High quality", "9-5-5-rgb": "High quality, colour network",
+             "9-3-5": "Good quality, faster", "9-1-5": "Fast, a little softer"}
+    known = ["9-5-5", "9-5-5-rgb", "9-3-5", "9-1-5"]
     order = sorted(caps["variants"], key=lambda v: (known.index(v) if v in known else 3, v))
     nicks, labels = [], []
     for i, v in enumerate(order):

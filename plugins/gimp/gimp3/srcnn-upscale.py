@@ -31,8 +31,8 @@ MAX_SCALE = 16.0  # as srcnn-cli --scale
 MAX_SIDE = 524288  # GIMP's largest image side
 
 # Variants by what they give a user, best first; the technical name goes in brackets.
-VARIANT_LABELS = (("9-5-5", "High quality"), ("9-3-5", "Good quality, faster"),
-                  ("9-1-5", "Fast, a little softer"))
+VARIANT_LABELS = (("9-5-5", "High quality"), ("9-5-5-rgb", "High quality, colour network"),
+                  ("9-3-5", "Good quality, faster"), ("9-1-5", "Fast, a little softer"))
 ENSEMBLE_LABEL = "Best quality, about 8x slower"
 INT8_LABEL = "about 1.7x faster"
 # What a plug-in that can see neither the core nor an install record offers.
