@@ -55,9 +55,9 @@ def y_psnr(hr: np.ndarray, out: np.ndarray, s: float) -> float:
     return psnr(rgb2y(hr).astype(np.float64), rgb2y(out).astype(np.float64), border=math.ceil(s))
 
 
-def candidates(s: float, avail: list[int]) -> dict[str, object]:
+def candidates(s: float, avail: list[int], with_nearest: bool = True) -> dict[str, object]:
     c: dict[str, object] = {"bicubic": None}
-    if float(s) not in avail:
+    if float(s) not in avail and with_nearest:
         c["nearest"] = "nearest"
     above = [k for k in avail if k >= s]
     # the smallest trained factor above s (larger ones only lose more, and cost more: measured
@@ -81,7 +81,7 @@ def run(sets: list[str], scales, model: str, threads: int, limit: int | None = N
     res = {"model": model, "trained": avail, "protocol": "user: uint8 LR by MATLAB bicubic 1/s, Y PSNR, ceil(s) shave",
            "cpu": platform.processor() or platform.machine(), "rows": []}
     for s in scales:
-        cands = candidates(s, avail)
+        cands = candidates(s, avail, with_nearest=not any(n.endswith(".txt") for n in sets))
         default = plan_for(s, avail).describe()
         row = {"scale": s, "default": default, "psnr": {}}
         for name in sets:
