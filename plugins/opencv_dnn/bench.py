@@ -5,7 +5,9 @@
 Builds ``srcnn_x{S}.onnx`` from the shipped weights with each interleave (DepthToSpace, the
 Reshape/Transpose chain the shipped files use, a stride-S ConvTranspose), plus any extra ONNX
 files given (e.g. an older build), and times ``net.forward()`` on one LR Y image (best of
-``--repeat`` after a warm-up). An interleave the running OpenCV cannot load is reported so.
+``--repeat`` after a warm-up), and each once more with the CNN replaced by two one-tap 1 -> 1 layers
+of the same radius: the cost of the borders and the interleave alone. An interleave the running
+OpenCV cannot load is reported so.
 """
 from __future__ import annotations
 
@@ -59,11 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'graph':<28} {'ms':>8}  max |diff| to 'reshape'")
     ref = None
     rows = []
+    # the stages around the CNN alone: the same borders, then a cheap 1 -> 1 stack of the same
+    # radius (a (2r+1) x 1 and a 1 x (2r+1) tap; only the first counts towards the radius)
+    r = sum((w.shape[2] - 1) // 2 for w, _ in layers)
+    tall, wide = np.zeros((1, 1, 2 * r + 1, 1), np.float32), np.zeros((1, 1, 1, 2 * r + 1), np.float32)
+    tall[0, 0, r, 0] = wide[0, 0, 0, r] = 1
+    probe = [(tall, np.zeros(1, np.float32)), (wide, np.zeros(1, np.float32))]
     with tempfile.TemporaryDirectory() as d:
         for v in VARIANTS:
-            p = str(Path(d) / f"{v}.onnx")
-            Path(p).write_bytes(onnx_lr_to_hr(layers, args.scale, interleave=v).SerializeToString())
-            rows.append((v, p))
+            for tag, stack in (("", layers), (" (no CNN)", probe)):
+                p = str(Path(d) / f"{v}{tag.strip(' ()').replace(' ', '_')}.onnx")
+                Path(p).write_bytes(onnx_lr_to_hr(stack, args.scale, interleave=v).SerializeToString())
+                rows.append((v + tag, p))
         rows += [(Path(f).name, f) for f in args.files]
         results = {}
         for name, p in rows:
@@ -76,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             if t is None:
                 print(f"{name:<28} {'fails':>8}  {out}")
                 continue
-            diff = f"{np.abs(out - ref).max():.1e}" if ref is not None and out.shape == ref.shape else "-"
+            same = ref is not None and out.shape == ref.shape and "no CNN" not in name
+            diff = f"{np.abs(out - ref).max():.1e}" if same else "-"
             print(f"{name:<28} {1000 * t:8.1f}  {diff}")
     return 0
 
