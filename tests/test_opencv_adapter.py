@@ -120,6 +120,27 @@ def test_onnx_equals_core_and_engines_agree(built, s):
 
 
 @pytest.mark.parametrize("s", SCALES)
+def test_onnx_has_only_what_opencv_4_5_4_imports(built, s):
+    # The OpenCV matrix in .ci/run is the real check; this one fails fast wherever tests run.
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(str(ocv.model_path(s, "onnx", built / "models")))
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    ops = {n.op_type for n in m.graph.node}
+    assert ops <= {"Slice", "Concat", "Pad", "Conv", "Relu", "Add", "Sub", "Mul", "Transpose", "Reshape"}, ops
+    for n in m.graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        if n.op_type == "Pad":  # 4.5.4 has constant and reflect only
+            assert attrs.get("mode", b"constant") in (b"constant", b"reflect"), n.name
+        if n.op_type == "Slice":  # 4.5 takes no start from the end
+            assert (inits[n.input[1]] >= 0).all(), n.name
+    reshapes = [n for n in m.graph.node if n.op_type == "Reshape"]
+    producers = {n.output[0]: n for n in m.graph.node}
+    assert all(producers.get(n.input[0]) is None or producers[n.input[0]].op_type != "Reshape"
+               for n in reshapes)  # OpenCV 5.0 merges consecutive Reshapes wrongly
+
+
+@pytest.mark.parametrize("s", SCALES)
 def test_pb_is_the_onnx_in_full_range(built, s):
     ocv.create_superres(s, built / "models")  # registers dnn_superres's DepthToSpace, as users get it
     tf = cv2.dnn.readNetFromTensorflow(str(ocv.model_path(s, "pb", built / "models")))

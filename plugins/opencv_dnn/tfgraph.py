@@ -8,8 +8,11 @@ coefficients are 219/255 times 0.299 / 0.587 / 0.114) and back on the way out.
 
 Stages (NHWC, as TensorFlow graphs are): 1x1 Conv2D + BiasAdd (the range conversion; OpenCV's
 importer also needs a Conv2D before any StridedSlice/ConcatV2 on the placeholder) ->
-symmetric border (StridedSlice + ConcatV2) -> 5x5 bicubic-phase Conv2D -> DepthToSpace ->
-replicate border -> the conv stack -> 1x1 Conv2D + BiasAdd back to full range.
+symmetric border -> 5x5 bicubic-phase Conv2D -> DepthToSpace (dnn_superres registers its own
+layer for it, which takes any size on every version) -> replicate border -> the conv stack ->
+1x1 Conv2D + BiasAdd back to full range. The borders: StridedSlice (from the front only) +
+ConcatV2 at the near end; MirrorPad (REFLECT), Pad, a one-tap Conv2D shift and a 0/1 mask at
+the far end, which OpenCV 4.5.4 and later all import.
 
 The protobuf wire format is written by hand (a few field numbers from TensorFlow's
 graph.proto, node_def.proto, attr_value.proto, tensor.proto and tensor_shape.proto), with map
