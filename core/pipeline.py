@@ -123,8 +123,8 @@ def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | 
             uint16, or float in [0, 1]. sRGB-like values; Y/Cb/Cr use MATLAB's BT.601 studio range.
         scale: factor >= 1; output is ceil(H*scale) x ceil(W*scale). A factor with a trained
             model runs that model; any other runs a plan (``srcnn.factors``, ``plan_of(scale)``):
-            e.g. x1.5 = the x2 model then bicubic down by 0.75, x6 = x2 then x3, x5 = x2 then
-            x3 then down by 5/6. Alpha is bicubic at ``scale`` directly.
+            e.g. x1.5 = the x2 model then bicubic down by 0.75, x2.5 = x2 then x2 then down,
+            x6 = x2 then x3, x5 = x2 then x3 then down by 5/6. Alpha is bicubic at ``scale``.
         model: '9-5-5' (default), '9-1-5', '9-3-5', a path to a weight file, or a loaded
             ``Model`` (one file: plans use its factor only).
         engine: 'onnxruntime' or 'opencv' (cv2.dnn).

@@ -223,7 +223,7 @@ def test_says_which_plan_for_fractional_scale(run, tmp_path):
     src = tmp_path / "a.png"
     Image.fromarray(rand((8, 8, 3))).save(src)
     r = run(src, tmp_path / "o.png", "--scale", 2.4)
-    assert r.returncode == 0 and "x3, bicubic x0.8" in r.stderr, r.stderr
+    assert r.returncode == 0 and "x2 then x2, bicubic x0.6" in r.stderr, r.stderr
     assert Image.open(tmp_path / "o.png").size == (20, 20)
     r = run(src, tmp_path / "o6.png", "--scale", 6)
     assert r.returncode == 0 and "x2 then x3" in r.stderr, r.stderr

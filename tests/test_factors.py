@@ -20,15 +20,15 @@ def test_plan_rules():
     a = [2, 3, 4]
     assert plan_for(3, a) == Plan(3.0, (3,)) and plan_for(3, a).direct
     assert plan_for(1.5, a).stages == (2,) and plan_for(1.5, a).resample == 0.75
-    assert plan_for(2.5, a).stages == (3,)
-    assert plan_for(3.5, a).stages == (4,)
-    assert plan_for(6, a).stages in ((2, 3), (3, 2)) and plan_for(6, a).resample == 1.0
-    assert math.prod(plan_for(5, a).stages) == 6
-    assert math.prod(plan_for(8, a).stages) == 8 and len(plan_for(8, a).stages) == 2
-    assert plan_for(16, a).stages == (4, 4)
+    assert plan_for(2.5, a).stages == (2, 2) and plan_for(2.5, a).resample == 0.625
+    assert plan_for(3.5, a).stages == (2, 2)
+    assert plan_for(6, a).stages == (2, 3) and plan_for(6, a).resample == 1.0
+    assert plan_for(5, a).stages == (2, 3)
+    assert plan_for(8, a).stages == (2, 4) and plan_for(7, a).stages == (2, 4)
+    assert plan_for(16, a).stages == (2, 2, 4)
+    assert plan_for(20, a).stages == (2, 2, 4) and plan_for(20, a).resample == 1.25  # out of stages
     assert plan_for(2, [3]).stages == (3,)          # one file: its factor, then down
     assert plan_for(9, [3]).stages == (3, 3) and plan_for(12, [3]).stages == (3, 3, 3)
-    assert plan_for(6, a).stages == (2, 3) and plan_for(8, a).stages == (2, 4)
     with pytest.raises(ValueError):
         plan_for(2, [])
 
