@@ -75,13 +75,29 @@ def candidates(s: float, avail: list[int], with_nearest: bool = True) -> dict[st
     return c
 
 
-def run(sets: list[str], scales, model: str, threads: int, limit: int | None = None) -> dict:
+# The issue's "simple alternative" at its six factors (issue 17's table).
+SIMPLE = {1.5: (2,), 2.5: (3,), 3.5: (4,), 5.0: (4,), 6.0: (2, 3), 8.0: (2, 4)}
+
+
+def table_candidates(s: float, avail: list[int]) -> dict[str, object]:
+    """--table: bicubic, the default plan, and at the six factors the old behaviour and the
+    simple alternative."""
+    c: dict[str, object] = {"bicubic": None, "ours": plan_for(s, avail)}
+    if s in SIMPLE:
+        c["nearest"] = "nearest"
+        c["simple alternative"] = Plan(s, SIMPLE[s])
+    return c
+
+
+def run(sets: list[str], scales, model: str, threads: int, limit: int | None = None,
+        table: bool = False) -> dict:
     root = Path(os.environ.get("SRCNN_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets"))
     avail = sorted(models_by_scale(model))
     res = {"model": model, "trained": avail, "protocol": "user: uint8 LR by MATLAB bicubic 1/s, Y PSNR, ceil(s) shave",
            "cpu": platform.processor() or platform.machine(), "rows": []}
     for s in scales:
-        cands = candidates(s, avail, with_nearest=not any(n.endswith(".txt") for n in sets))
+        cands = table_candidates(s, avail) if table else \
+            candidates(s, avail, with_nearest=not any(n.endswith(".txt") for n in sets))
         default = plan_for(s, avail).describe()
         row = {"scale": s, "default": default, "psnr": {}}
         for name in sets:
@@ -111,7 +127,24 @@ def run(sets: list[str], scales, model: str, threads: int, limit: int | None = N
     return res
 
 
+def markdown_table(res: dict) -> str:
+    sets = list(res["rows"][0]["psnr"])
+    head = "| s | plan | " + " | ".join(f"{n} bicubic | {n} ours | {n} before plans | {n} simple alternative"
+                                        for n in sets) + " |"
+    lines = [head, "|" + "---|" * (2 + 4 * len(sets))]
+    for r in res["rows"]:
+        cells = [f"{r['scale']:g}", r["default"]]
+        for n in sets:
+            d = r["psnr"][n]
+            g = lambda k: f"{d[k]:.2f}" if k in d else "-"  # noqa: E731
+            cells += [g("bicubic"), f"**{d['ours']:.2f}**", g("nearest"), g("simple alternative")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(res: dict) -> str:
+    if "ours" in res["rows"][0]["psnr"][next(iter(res["rows"][0]["psnr"]))]:
+        return markdown_table(res)
     sets = list(res["rows"][0]["psnr"])
     head = "| s | default plan | " + " | ".join(f"{n} bicubic | {n} ours | {n} best other (how)" for n in sets) + " |"
     lines = [head, "|" + "---|" * (2 + 3 * len(sets))]
@@ -133,12 +166,15 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="Set5,Set14",
                     help="dataset folders, or list files such as training/splits/val20.txt (where plans are chosen)")
     ap.add_argument("--limit", type=int, default=None, help="first N images of a list file")
+    ap.add_argument("--table", action="store_true",
+                    help="only bicubic, the default plan and (at the issue's six factors) the old behaviour "
+                         "and the simple alternative: the README's table")
     ap.add_argument("--model", default="9-5-5")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json", default=None, help="also write every number here")
     a = ap.parse_args(argv)
     t0 = time.time()
-    res = run(a.sets.split(","), [float(s) for s in a.scales.split(",")], a.model, a.threads, a.limit)
+    res = run(a.sets.split(","), [float(s) for s in a.scales.split(",")], a.model, a.threads, a.limit, a.table)
     res["seconds"] = round(time.time() - t0, 1)
     print(f"model {a.model} (trained x{', x'.join(map(str, res['trained']))}), {res['protocol']}, "
           f"CPU {res['cpu']}, {res['seconds']:.0f} s\n")
