@@ -23,7 +23,7 @@ Sym = tuple[bool, bool, bool]
 ALL: tuple[Sym, ...] = tuple((t, fr, fc) for t in (False, True) for fr in (False, True) for fc in (False, True))
 SETS: dict[int, tuple[Sym, ...]] = {
     1: ((False, False, False),),
-    2: ((False, False, False), (True, False, False)),                    # identity, transpose
+    2: ((False, False, False), (False, True, True)),                     # identity, rotation by 180
     4: ((False, False, False), (False, True, True), (True, True, False), (True, False, True)),  # rotations
     8: ALL,
 }
