@@ -26,6 +26,12 @@ lane_b() {
   $T --name x3_935v --init runs/x3_915h/last.pt --scales 3 --filters 9-3-5 --batch 32 --patch 96 --lr 3e-4 --steps ${STEPS_B:-4000}
 }
 
+lane_c() {
+  # 9-1-5 x2 from the x3 model was still 0.4 dB short on Set5 after 4000 steps (x2_915v, val20
+  # still rising): a second cycle.
+  $T --name x2_915w --init runs/x2_915v/last.pt --scales 2 --filters 9-1-5 --batch 32 --patch 96 --lr 3e-4 --steps ${STEPS_C:-3000}
+}
+
 mkdir -p runs
 if [ $# -gt 0 ]; then
   "$1"
