@@ -321,7 +321,8 @@ def build(runs: Path, docs: Path, datasets: Path) -> Path:
              f"Bicubic Set5 x3: {bic_y:.2f} dB on Y (paper 30.39); Table 5 columns: Y {bic['Y']:.2f}, "
              f"Cb {bic['Cb']:.2f}, Cr {bic['Cr']:.2f}, image {bic['image']:.2f} (paper 34.57).", ""]
     if missing:
-        lines += [f"**Missing or unfinished runs ({len(missing)}):** {', '.join(f'`{m}`' for m in dict.fromkeys(missing))}. "
+        missing = list(dict.fromkeys(missing))
+        lines += [f"**Missing or unfinished runs ({len(missing)}):** {', '.join(f'`{m}`' for m in missing)}. "
                   "`python build.py experiments --lane a` and `--lane b` (one core each, resumable) make them.", ""]
     for t in TABLES:
         lines += table_md(t, colour_results if t.colour else results, states)
