@@ -27,6 +27,12 @@ SHIPPED = {
     "srcnn_955_x3": "x3_955h",
     "srcnn_955_x4": "x4_955r",
     "srcnn_915_x3": "x3_915h",
+    # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
+    "srcnn_915_x2": "x2_915v",
+    "srcnn_915_x4": "x4_915v",
+    "srcnn_935_x3": "x3_935v",
+    # the paper's colour network (training/recipes/colour.sh)
+    "srcnn_955rgb_x3": "x3_955rgb",
 }
 
 
@@ -192,8 +198,8 @@ def main(argv=None) -> int:
     todo = {args.name: args.run} if args.run else {k: v for k, v in SHIPPED.items()
                                                    if not args.only or k in args.only}
     for name, run in todo.items():
-        if not (Path(args.runs) / run / "last.pt").exists():
-            print(f"{name}: no checkpoint runs/{run}/last.pt, skipped", file=sys.stderr)
+        if not (Path(args.runs) / run / "done").exists():
+            print(f"{name}: runs/{run} is not finished (no runs/{run}/done), skipped", file=sys.stderr)
             continue
         man = export(name, run, Path(args.runs), Path(args.out), datasets)
         m = json.loads(man.read_text())
@@ -251,7 +257,8 @@ def models_table(folder: Path) -> str:
             f"{' / '.join(g(p) for p in paper) if paper else '-'} | {diff} | "
             f"{g(f('Set5', 'ensemble'))} / {g(f('Set14', 'ensemble'))} | "
             f"{met['Set5']['bicubic']['psnr']:.2f} / {met['Set14']['bicubic']['psnr']:.2f} | "
-            f"{f'{val:.3f}' if val is not None else '-'} | `{run}` | `python build.py reproduce {run} --out runs-rerun` |")
+            f"{f'{val:.3f}' if val is not None else '-'}{' (image)' if m['variant'].endswith('-rgb') else ''} | "
+            f"`{run}` | `python build.py reproduce {run} --out runs-rerun` |")
     colour = ["", "Colour (the paper's Table 5 image PSNR, `srcnn-cli eval --channels rgb`): "
               "Y models with bicubic chroma against the RGB network, Set5 / Set14:", ""]
     for mf in sorted(folder.glob("*.json")):
