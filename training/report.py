@@ -178,6 +178,31 @@ def fsrcnn_points(datasets: Path) -> list[dict]:
     return out
 
 
+def shipped_points(datasets: Path) -> list[dict]:
+    """The shipped Y models at x3: Set5 PSNR from their manifests, seconds per Set14 image."""
+    from srcnn.border import pad_replicate
+    from srcnn.protocol import list_images, load_uint8, prepare
+    from srcnn.runtime import Model, available_models
+
+    out = []
+    xs = [pad_replicate(prepare(p.stem, load_uint8(p), 3).y_bicubic.astype(np.float32), 8)
+          for p in list_images(datasets / "Set14")]
+    for info in available_models():
+        if info.scale != 3 or info.channels != 1 or "Set5" not in info.raw.get("metrics", {}):
+            continue
+        net = Model(info, threads=1)
+        times = []
+        for x in xs:
+            x = x[8 - net.radius:x.shape[0] - 8 + net.radius, 8 - net.radius:x.shape[1] - 8 + net.radius]
+            net.run(x)
+            t0 = time.perf_counter()
+            net.run(x)
+            times.append(time.perf_counter() - t0)
+        out.append({"label": f"shipped {info.variant}", "psnr": info.raw["metrics"]["Set5"]["srcnn"]["psnr"],
+                    "seconds": float(np.mean(times))})
+    return out
+
+
 def cmd(row: Row) -> str:
     return f"python build.py experiments --only {row.run}"
 
@@ -235,6 +260,9 @@ def figures(docs: Path, tables, results, states, runs: Path, datasets: Path, bic
                 ax.scatter(v["seconds"], v["psnr"], color="C0")
                 ax.annotate(r.label if t.key != "data" else f"9-1-5 {r.label}", (v["seconds"], v["psnr"]),
                             fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for p in shipped_points(datasets):
+        ax.scatter(p["seconds"], p["psnr"], color="C2", marker="^")
+        ax.annotate(p["label"], (p["seconds"], p["psnr"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
     for p in fsrcnn_points(datasets):
         ax.scatter(p["seconds"], p["psnr"], color="C3", marker="s")
         ax.annotate(p["label"], (p["seconds"], p["psnr"]), fontsize=7, xytext=(3, -9), textcoords="offset points")
