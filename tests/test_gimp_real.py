@@ -524,8 +524,8 @@ def test_dialog_width_linked_and_no_mnemonic_clash(genv, work, core_session):
     # the result line the dialog showed: first the factor's size, then live after the width
     shown = [t for k, t in _progress_by_case(work)["dialog"] if k == "result-size"]
     assert shown[0].startswith("Result: ") and "pixels (now 23 \u00d7 17), x" in shown[0], shown  # the last factor
-    assert shown[-1].startswith("Result: 50 \u00d7 37 pixels (now 23 \u00d7 17), x2.174; runs the x3 model, "
-                                "then bicubic x0.725"), shown
+    assert shown[-1].startswith("Result: 50 \u00d7 37 pixels (now 23 \u00d7 17), x2.174; runs the x2 then x2 "
+                                "models, then bicubic x0.543"), shown
 
 
 def test_help_page_registered(genv, work, core_session):
