@@ -101,12 +101,16 @@ PRE = {
 
 
 def all_runs() -> dict[str, list[str]]:
-    """{run name: training options}, each once, pre-training stages first."""
-    runs = dict(PRE)
+    """{run name: training options}, each once, in table order, a pre-training stage just
+    before the run that starts from it."""
+    runs: dict[str, list[str]] = {}
     for t in TABLES:
         for r in t.rows:
             if r.run in runs and runs[r.run] != r.args:
                 raise ValueError(f"{r.run} is defined twice with different options")
+            for pre, args in PRE.items():
+                if f"runs/{pre}/last.pt" in r.args:
+                    runs.setdefault(pre, args)
             runs.setdefault(r.run, r.args)
     return runs
 
