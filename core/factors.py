@@ -120,7 +120,7 @@ def apply_resample(x: np.ndarray, ry, rx) -> np.ndarray:
 
 
 def stage_sizes(h: int, w: int, plan: Plan) -> list[tuple[int, int]]:
-    """(h, w) after each model of the plan, then the output size."""
+    """(h, w) after each model of the plan."""
     sizes = []
     for k in plan.stages:
         h, w = output_size(h, k), output_size(w, k)

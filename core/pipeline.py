@@ -20,9 +20,9 @@ import numpy as np
 from .border import halo_index, tiles
 from .colour import _OFFSET, _T, _T_INV, _MAX
 from .ensemble import passes_of, run_ensemble
-from .factors import Plan, apply_resample, plan_for, resample_axis
+from .factors import Plan, apply_resample, plan_for, resample_axis, stage_sizes
 from .resize import output_size, resize_region
-from .runtime import Model, ModelError, ModelInfo, load_model, models_by_scale
+from .runtime import Model, ModelError, load_model, models_by_scale
 
 __all__ = ["upscale", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
 
@@ -173,9 +173,7 @@ def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, *
     x = colour[:, :, 0] if grey else colour
     h, w = x.shape[:2]
     oh, ow = output_size(h, p.scale), output_size(w, p.scale)
-    sizes = [(h, w)]
-    for k in p.stages:
-        sizes.append((output_size(sizes[-1][0], k), output_size(sizes[-1][1], k)))
+    sizes = [(h, w)] + stage_sizes(h, w, p)
     final = list(tiles(oh, ow, tile))
     counts = [len(list(tiles(*sz, tile))) for sz in sizes[1:-1]] + [len(final)]
     total, done = sum(counts), 0

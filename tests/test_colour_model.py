@@ -11,7 +11,6 @@ from srcnn.export import write_model
 from srcnn.pipeline import upscale
 from srcnn.resize import imresize
 from srcnn.runtime import Model, ModelInfo
-from conftest import random_layers
 
 
 def rgb_layers(seed=0, n1=8, n2=4, f=(9, 5, 5)):

@@ -218,7 +218,7 @@ def main(argv=None) -> int:
     table = models_table(Path(args.out))
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "models.md").write_text(table + "\n")
-    print(f"wrote docs/models.md")
+    print("wrote docs/models.md")
     return code
 
 
