@@ -13,10 +13,18 @@ PY=${PYTHON:-python}
 T="$PY build.py train --threads 1 --data T91,BSD200_train,BSDS500_test --holdout training/splits/val20.txt
    --val training/splits/val20.txt --hr-scales 1,0.9,0.8,0.7,0.6 --pad-borders --val-every 500 --ckpt-every 250"
 
+x3() {
+  $T --name x3_955v --init runs/x3_955h/last.pt --scales 3 --filters 9-5-5 --batch 32 --patch 96 --lr 2e-4 --steps ${STEPS_A:-5000} ${EXTRA_A:-}
+}
+
+x4() {
+  $T --name x4_955v --init runs/x4_955r/last.pt --scales 4 --filters 9-5-5 --batch 32 --patch 96 --lr 2e-4 --steps ${STEPS_A:-5000} ${EXTRA_A:-}
+}
+
 lane_a() {
   # The headline models: 9-5-5 x3, then x4, each another cosine cycle on the larger set.
-  $T --name x3_955v --init runs/x3_955h/last.pt --scales 3 --filters 9-5-5 --batch 32 --patch 96 --lr 2e-4 --steps ${STEPS_A:-5000}
-  $T --name x4_955v --init runs/x4_955r/last.pt --scales 4 --filters 9-5-5 --batch 32 --patch 96 --lr 2e-4 --steps ${STEPS_A:-5000}
+  x3
+  x4
 }
 
 lane_b() {
