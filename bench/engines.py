@@ -114,15 +114,15 @@ class FastTilesInt8(FastTiles):
 
 
 class Fold:
-    """``srcnn.fold``: bicubic folded into layer 1, fed the LR image. Needs the LR image, so
+    """``bench/fold.py``: bicubic folded into layer 1, fed the LR image. Needs the LR image, so
     ``run_lr`` is its entry; ``run`` (pre-upsampled input) is not available."""
 
-    name = "onnxruntime fold (srcnn.fold)"
+    name = "onnxruntime fold (bench/fold.py)"
 
     def __init__(self, info: ModelInfo, threads: int | None):
         import onnxruntime as ort
         from srcnn.fast import FastModel
-        from srcnn.fold import fold_graph
+        from fold import fold_graph
 
         fm = FastModel(info, threads)
         self.info = info

@@ -504,7 +504,7 @@ def main(argv=None) -> int:
         say("## Set5 PSNR (dB, Y, the paper's protocol) of every path\n")
         say(bench_psnr([i for i in models if not quick or (i.scale, i.variant) == (3, "9-5-5")], psnr_dir, threads,
                        with_torch) + "\n")
-        say("fold (LR in): exact inside, differs within the receptive-field radius of the edge (see srcnn.fold).\n")
+        say("fold (LR in): exact inside, differs within the receptive-field radius of the edge (see bench/fold.py).\n")
     else:
         say(f"## Set5 PSNR: skipped (no {psnr_dir}; pass --datasets)\n")
 

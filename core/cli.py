@@ -137,7 +137,7 @@ def models_cmd(as_json):
     if not ms:
         click.echo("no models shipped in this installation")
         return
-    from .quant import int8_scales
+    from .quant import int8_act_bits, int8_metrics, int8_scales
 
     click.echo(f"{'variant':8} {'scale':>5} {'params':>7} {'Set5 PSNR':>10} {'Set14 PSNR':>10} "
                f"{'--ensemble (Set5/Set14)':>24} {'--int8 (Set5/Set14 dB)':>23}  file")
@@ -149,7 +149,7 @@ def models_cmd(as_json):
         e = f"{pick('Set5', 'ensemble')} / {pick('Set14', 'ensemble')}"
         q = "-"
         if int8_scales(m) is not None:
-            d = m.raw["int8"].get("metrics", {})
+            d = int8_metrics(m)
             q = " / ".join(f"{-d[ds]['drop_db']:+.3f}" if ds in d else "?" for ds in ("Set5", "Set14"))
         click.echo(f"{m.variant:8} {'x' + str(m.scale):>5} {m.raw['architecture']['parameters']:>7} "
                    f"{pick('Set5'):>10} {pick('Set14'):>10} {e:>24} {q:>23}  {m.onnx_path.name}")
@@ -161,6 +161,12 @@ def models_cmd(as_json):
         except Exception:  # a variant name that is not a shipped one (a test's weights folder)
             continue
         click.echo(f"{variant}: other factors in plans of its trained ones, e.g. {plans}")
+    from .quant import int8_cpu_problem
+
+    problem = int8_cpu_problem()
+    click.echo(f"--int8 here: {problem}" if problem else
+               "--int8 here: 8-bit activations (this CPU has VNNI)" if int8_act_bits() == 8 else
+               "--int8 here: 7-bit activations (AVX2 without VNNI; the column is their check)")
 
 
 def _collect_inputs(inputs, recursive: bool):

@@ -29,9 +29,12 @@ integer output off by one level where a value falls within that of a rounding bo
 (tests/test_fast.py states the tolerances). Non-integer scales, alpha-only differences and
 weight files that are not a plain conv stack use the reference path.
 
-``int8`` (``FastModel(int8=...)``, ``srcnn.quant``): the middle layer as a QLinearConv on
-equalized activations; not a rounding-only difference, admitted per weight file by the
-protocol check in ``srcnn.quant`` and rerun in float32 per tile where it clipped.
+``int8`` (``FastModel(int8=Int8(...))``, ``srcnn.quant``): the middle layer as a QLinearConv
+on equalized activations, their steps 1/255 (8 bits, for VNNI) or 1/127 (7 bits: the pair sums
+of AVX2's ``vpmaddubsw`` cannot saturate); not a rounding-only difference, admitted per weight
+file and activation width by the protocol check in ``srcnn.quant``, and rerun in float32 per
+tile where it clipped. This module only builds graphs from given ranges: deciding whether and
+how int8 runs on a CPU is ``srcnn.quant``'s (which builds on this one, never the reverse).
 """
 from __future__ import annotations
 
@@ -47,31 +50,37 @@ from .onnxmini import Graph, read_conv_stack
 from .resize import contributions, output_size, resize_region
 from .runtime import ModelInfo, usable_cores
 
-__all__ = ["FastModel", "load_fast_model", "upscale_fast", "bicubic_phases", "split_carry",
+__all__ = ["FastModel", "Int8", "load_fast_model", "upscale_fast", "split_carry",
            "cnn_graph", "equalize", "quantize_weights", "qconv_relu", "DEFAULT_FAST_TILE"]
 
 DEFAULT_FAST_TILE = 512
-BICUBIC_PAD = 2  # LR pixels each side that the 4-tap bicubic phases read (offsets -2..+2)
 
 
-def bicubic_phases(scale: int) -> np.ndarray:
-    """float64 (S, 5): HR pixel ``S*k + p`` (0-based) = sum_t w[p, t] * LR[k - 2 + t].
+@dataclass(frozen=True, eq=False)
+class Int8:
+    """How layer 2 runs in int8: ``r1``, ``r2`` the calibrated per-channel ranges of the ReLU
+    outputs of layers 1 and 2 (``srcnn.quant``), ``act_bits`` the width of layer 2's input
+    steps: 8 (0..255) or 7 (0..127, for CPUs whose u8 x s8 kernels add product pairs in
+    saturating 16 bits)."""
+    r1: np.ndarray
+    r2: np.ndarray
+    act_bits: int = 8
 
-    Read off ``srcnn.resize.contributions`` (MATLAB's table) at an interior position.
-    """
-    s = int(scale)
-    n = 16
-    w, idx = contributions(n, s * n, float(s), True)
-    k = n // 2
-    out = np.zeros((s, 2 * BICUBIC_PAD + 1))
-    for p in range(s):
-        for wt, i in zip(w[s * k + p], idx[s * k + p]):
-            off = int(i) - k
-            if wt != 0:
-                if abs(off) > BICUBIC_PAD:
-                    raise AssertionError(f"bicubic tap at offset {off} for scale {s}")
-                out[p, off + BICUBIC_PAD] += wt
-    return out
+    def __post_init__(self):
+        if self.act_bits not in (7, 8):
+            raise ValueError(f"act_bits must be 7 or 8, not {self.act_bits}")
+
+    @property
+    def x_levels(self) -> int:
+        """The step of layer 2's quantized input that its calibrated range maps to: 255 or 127."""
+        return (1 << self.act_bits) - 1
+
+    @property
+    def x_limit(self) -> int:
+        """The step from which that input counts as out of range (the tile reruns in float32):
+        255 at 8 bits (clipped), 128 at 7 (beyond the range, where 16-bit pair sums could
+        saturate)."""
+        return 255 if self.act_bits == 8 else self.x_levels + 1
 
 
 @dataclass(frozen=True)
@@ -128,7 +137,7 @@ def split_carry(layers):
 
 
 def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_bias: float = 0.0,
-              out_scale: float = 1.0, int8: tuple | None = None) -> str:
+              out_scale: float = 1.0, int8: Int8 | None = None) -> str:
     """Nodes for the conv stack on ``x`` (1, C, H + 2r, W + 2r) -> (1, 1, H, W), 'valid'.
 
     H and W must be multiples of ``block`` (the last layer's output block) when block > 1.
@@ -137,7 +146,7 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
     """
     core, carry = split_carry(layers) if split else (layers, None)
     if int8 is not None:
-        core = equalize(core, *int8)
+        core = equalize(core, int8.r1, int8.r2)
     cur = x
     for i, (w, b) in enumerate(core):
         last = i == len(core) - 1
@@ -155,7 +164,7 @@ def cnn_graph(g: Graph, x: str, layers, block: int = 4, split: bool = True, out_
                         kernel_shape=[fb, fb], strides=[block, block])
             cur = g.add("DepthToSpace", [cur], blocksize=block, mode="DCR")
         elif i == 1 and int8 is not None and not last:
-            cur = qconv_relu(g, cur, w, b, 1.0 / 255, 1.0 / 255)
+            cur = qconv_relu(g, cur, w, b, 1.0 / int8.x_levels, 1.0 / 255, x_limit=int8.x_limit)
             continue
         else:
             cur = g.add("Conv", [cur, g.const(w.astype(np.float32)), g.const(b.astype(np.float32))],
@@ -197,20 +206,22 @@ def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
-def qconv_relu(g: Graph, x: str, w, b, x_scale: float, y_scale: float) -> str:
+def qconv_relu(g: Graph, x: str, w, b, x_scale: float, y_scale: float, x_limit: int = 255) -> str:
     """relu(conv(x, w) + b) in int8: x (>= 0) as uint8 steps of ``x_scale``, w per channel,
     the result as uint8 steps of ``y_scale`` (zero point 0: the ReLU; saturates at 255 steps),
     back to float32. onnxruntime runs QLinearConv on VNNI / AVX2 integer kernels. The two
-    uint8 tensors go to ``g.quantized`` (the tile graph reports whether either saturated)."""
+    uint8 tensors go to ``g.quantized`` with the step from which they count as out of range
+    (the tile graph reports whether either was): 255 (clipped) for the output, ``x_limit``
+    for the input (255; 128 where its range is 127 steps, 7 bits)."""
     wq, ws = quantize_weights(w)
     bq = np.round(np.asarray(b, np.float64) / (x_scale * ws.astype(np.float64))).astype(np.int32)
     u8 = np.uint8(0)
     xq = g.add("QuantizeLinear", [x, g.const(np.float32(x_scale)), g.const(u8)])
-    g.quantized.append(xq)
+    g.quantized.append((xq, int(x_limit)))
     yq = g.add("QLinearConv", [xq, g.const(np.float32(x_scale)), g.const(u8), g.const(wq), g.const(ws),
                                g.const(np.zeros(len(ws), np.int8)), g.const(np.float32(y_scale)), g.const(u8),
                                g.const(bq)], kernel_shape=[w.shape[2], w.shape[3]])
-    g.quantized.append(yq)
+    g.quantized.append((yq, 255))
     return g.add("DequantizeLinear", [yq, g.const(np.float32(y_scale)), g.const(u8)])
 
 
@@ -325,10 +336,14 @@ def _tile_graph(layers, channels: int, in_dtype, out_dtype, block: int, int8=Non
 
 
 def _saturation_output(g: Graph) -> None:
-    """int8: output ``saturation``, the largest quantized activation (255 = clipped somewhere;
-    the caller reruns in float32)."""
-    g.add("Max", [g.add("ReduceMax", [q], keepdims=0) for q in g.quantized], out="saturation")
-    g.output("saturation", np.uint8, [])
+    """int8: output ``saturation`` (float32), the largest quantized activation over the step
+    at which its tensor counts as out of range: >= 1 = clipped (or, at 7 bits, beyond what
+    AVX2's kernels add exactly) somewhere; the caller reruns that tile in float32."""
+    peaks = [g.add("Mul", [g.add("Cast", [g.add("ReduceMax", [q], keepdims=0)], to=1), g.const(np.float32(1.0 / limit))])
+             for q, limit in g.quantized]
+    peak = g.add("Max", peaks) if len(peaks) > 1 else peaks[0]
+    g.add("Reshape", [peak, g.const(np.zeros(0, np.int64))], out="saturation")  # a scalar
+    g.output("saturation", np.float32, [])
 
 
 class FastModel:
@@ -336,7 +351,7 @@ class FastModel:
 
     def __init__(self, info: ModelInfo, threads: int | None = None, *, block: int = 4,
                  session_config: dict | None = None, opt_level: str = "all", tile_workers: int | None = None,
-                 int8: tuple | None = None):
+                 int8: Int8 | None = None):
         """``threads``: CPU threads (None: all usable cores).
         ``tile_workers``: tiles computed at once, each graph run on one thread (None: one per
         thread). 1: one tile at a time with ``threads`` onnxruntime threads inside each
@@ -421,21 +436,17 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_fast_model(info: ModelInfo, threads: int | None = None, int8: bool = False) -> FastModel | None:
+def load_fast_model(info: ModelInfo, threads: int | None = None, int8: Int8 | None = None) -> FastModel | None:
     """Cached ``FastModel``; None for a weight file that is not a plain Y conv stack.
 
-    ``int8``: layer 2 in int8 with the manifest's accepted calibration (``srcnn.quant``);
-    a ``ModelError`` where there is none or the CPU lacks VNNI (``srcnn.quant.require_int8``)."""
-    key = (str(info.onnx_path), info.sha256, threads, bool(int8))
-    scales = None
-    if int8:
-        from .quant import require_int8
-
-        scales = require_int8(info)
+    ``int8``: layer 2 in int8 as given (``srcnn.quant.require_int8`` says whether this CPU
+    and weight file allow it, and how)."""
+    key = (str(info.onnx_path), info.sha256, threads,
+           None if int8 is None else (int8.act_bits, np.asarray(int8.r1).tobytes(), np.asarray(int8.r2).tobytes()))
     with _CACHE_LOCK:
         if key not in _CACHE:
             try:
-                _CACHE[key] = FastModel(info, threads, int8=scales)
+                _CACHE[key] = FastModel(info, threads, int8=int8)
             except ValueError:
                 _CACHE[key] = None
         return _CACHE[key]
@@ -519,7 +530,7 @@ def upscale_fast(image: np.ndarray, scale: int, net: FastModel, *, tile: int = D
             feed["cy"], feed["cxt"] = ay.c, cxt
         res = sess.run(None, feed)
         y = res[0]
-        if len(res) > 1 and res[1] >= 255:  # int8 clipped somewhere in this tile: float32 instead
+        if len(res) > 1 and res[1] >= 1.0:  # int8 clipped somewhere in this tile: float32 instead
             y = net.session(colour, graph_dt, graph_dt, int8=False, passes=passes).run(None, feed)[0]
             with net._lock:
                 net.fallbacks += 1

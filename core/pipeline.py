@@ -221,7 +221,12 @@ def _direct(image: np.ndarray, scale: int, net, *, engine: str, tile: int, threa
         from . import fast as _fast
 
         info = net.info if isinstance(net, Model) else net
-        fm = fast if isinstance(fast, _fast.FastModel) else _fast.load_fast_model(info, threads, int8=int8)
+        spec = None
+        if int8 and not isinstance(fast, _fast.FastModel):
+            from .quant import require_int8
+
+            spec = require_int8(info)
+        fm = fast if isinstance(fast, _fast.FastModel) else _fast.load_fast_model(info, threads, int8=spec)
         if fm is not None:
             return _fast.upscale_fast(image, int(scale), fm, tile=tile, progress=progress, region=region,
                                       passes=passes)

@@ -1,4 +1,4 @@
-"""The fast path (srcnn.fast, srcnn.fold, srcnn.onnxmini) against the reference pipeline.
+"""The fast path (srcnn.fast, srcnn.onnxmini, and the benchmark's bench/fold.py) against the reference pipeline.
 
 Tolerances, all from float32 rounding in a different order of operations (no approximation):
 - float output: |fast - reference| <= 2e-6 (values in [0, 1]; observed <= 6e-7);
@@ -13,13 +13,22 @@ from hypothesis import given, settings, strategies as st
 
 from srcnn.border import pad_replicate
 from srcnn.export import conv_stack_graph, write_model
-from srcnn.fast import FastModel, bicubic_phases, split_carry, upscale_fast
-from srcnn.fold import fold_graph
+from srcnn.fast import FastModel, split_carry, upscale_fast
 from srcnn.onnxmini import Graph, read_conv_stack
 from srcnn.pipeline import upscale
 from srcnn.resize import imresize
 from srcnn.runtime import Model, ModelInfo
-from conftest import identity_layers, random_layers
+from conftest import ROOT, identity_layers, random_layers
+
+
+def _bench_fold():
+    """bench/fold.py, benchmark code (not part of the package), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_fold", ROOT / "bench" / "fold.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def residual_as_plain(n1=6, n2=4, f=(9, 5, 5), seed=0):
@@ -90,7 +99,7 @@ def test_onnxmini_refuses_other_graphs():
 @pytest.mark.parametrize("s", [1, 2, 3, 4])
 def test_bicubic_phases_are_matlab_imresize(s):
     x = np.random.default_rng(s).random((12, 13))
-    k = bicubic_phases(s)
+    k = _bench_fold().bicubic_phases(s)
     xp = np.pad(x, 2, mode="symmetric")
     rows = np.stack([sum(k[p, t] * xp[t:t + 12] for t in range(5)) for p in range(s)], 1).reshape(12 * s, -1)
     both = np.stack([sum(k[p, t] * rows[:, t:t + 13] for t in range(5)) for p in range(s)], 2).reshape(12 * s, 13 * s)
@@ -189,7 +198,7 @@ def test_fold_exact_in_the_interior(nets, s, name):
     import onnxruntime as ort
 
     ref, fm = nets[name]
-    graph, geo = fold_graph(fm.layers, s)
+    graph, geo = _bench_fold().fold_graph(fm.layers, s)
     sess = ort.InferenceSession(graph, providers=["CPUExecutionProvider"])
     n = 30
     while geo.out_len(n) % 4:

@@ -22,12 +22,14 @@ from srcnn.demo import test_picture as demo_picture
 from srcnn.fast import equalize, qconv_relu, quantize_weights, split_carry
 from srcnn.onnxmini import Graph
 from srcnn.pipeline import upscale
-from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_cpu_problem, int8_scales
+from srcnn import quant
+from srcnn.fast import Int8
+from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_act_bits, int8_cpu_problem, int8_scales, require_int8
 from srcnn.runtime import ModelError, ModelInfo, available_models, resolve_model
 from conftest import dataset, random_layers
 
 
-needs_vnni = pytest.mark.skipif(int8_cpu_problem() is not None, reason=str(int8_cpu_problem()))
+needs_vnni = pytest.mark.skipif(int8_cpu_problem() is not None, reason=str(int8_cpu_problem()))  # VNNI or AVX2
 
 
 def _run(g: Graph, feed: dict):
@@ -162,7 +164,7 @@ def test_int8_runs_and_stays_close_on_photo_like_content():
     if ("9-5-5", 3) not in {(i.variant, i.scale) for i in _shipped_int8()}:
         pytest.skip("no shipped 9-5-5 x3 with int8")
     img = _photo_like()
-    net = load_fast_model(resolve_model("9-5-5", 3), None, int8=True)
+    net = load_fast_model(resolve_model("9-5-5", 3), None, int8=require_int8(resolve_model("9-5-5", 3)))
     before = net.fallbacks
     a = upscale(img, 3, fast=False).astype(np.float64)
     b = upscale(img, 3, int8=True, tile=128).astype(np.float64)
@@ -247,7 +249,7 @@ def test_int8_model_tiles_equal_whole_image():
     h, w = got.shape
     pad = np.pad(y, ((0, (-h) % 4), (0, (-w) % 4)), mode="edge")
     want, sat = whole.run(None, {"input": pad[None, None]})
-    assert sat < 255
+    assert sat < 1.0
     assert np.abs(got - want[0, 0, :h, :w]).max() <= 1e-6
 
 
@@ -271,13 +273,146 @@ def test_cli_eval_int8(tmp_path):
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1 and "int8" in r.stderr
 
 
-def test_int8_needs_vnni(monkeypatch):
+def test_int8_needs_avx2(monkeypatch):
     import platform
 
     monkeypatch.delenv("SRCNN_INT8_CPU", raising=False)
+    monkeypatch.delenv("SRCNN_INT8_BITS", raising=False)
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
-    assert "VNNI" in int8_cpu_problem()
-    with pytest.raises(ModelError, match="VNNI"):
+    assert "AVX2" in int8_cpu_problem()
+    with pytest.raises(ModelError, match="AVX2"):
         upscale(np.zeros((10, 10, 3), np.uint8), 3, int8=True)
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(quant, "_cpu_flags", lambda: {"sse4_2", "avx"})
+    assert "AVX2" in int8_cpu_problem()
+    monkeypatch.setattr(quant, "_cpu_flags", lambda: {"avx", "avx2", "fma"})  # AMD Zen 1-3, Intel before Ice Lake
+    assert int8_cpu_problem() is None and int8_act_bits() == 7
+    monkeypatch.setattr(quant, "_cpu_flags", lambda: {"avx2", "avx512f", "avx512bw"})  # Skylake-X: no VNNI either
+    assert int8_act_bits() == 7
+    monkeypatch.setattr(quant, "_cpu_flags", lambda: {"avx2", "avx_vnni"})
+    assert int8_act_bits() == 8
+    monkeypatch.setenv("SRCNN_INT8_BITS", "7")
+    assert int8_act_bits() == 7
     monkeypatch.setenv("SRCNN_INT8_CPU", "ok")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert int8_cpu_problem() is None
+
+
+def _pairwise_int16(wq, xq):
+    """AVX2's u8 x s8 dot product (``vpmaddubsw`` then ``vpmaddwd``): products added in pairs
+    with 16-bit signed saturation, the pair sums then added exactly. ``wq`` (O, K) int, ``xq``
+    (K, N) int, K even; pairs are (0, 1), (2, 3), ... of K."""
+    p = wq[:, :, None].astype(np.int64) * xq[None].astype(np.int64)   # (O, K, N)
+    pairs = np.clip(p[:, 0::2] + p[:, 1::2], -32768, 32767)
+    return pairs.sum(axis=1)
+
+
+def test_avx2_pair_sums_saturate_at_8_bits_and_never_at_7():
+    """The reason for 7 bits, on a numpy model of the AVX2 kernel: with full-range weights,
+    8-bit activations overflow the 16-bit pair sums; 7-bit ones cannot, in any pairing."""
+    rng = np.random.default_rng(5)
+    w = rng.normal(0, 0.05, (32, 64 * 25))
+    w[:, :2] = [0.5, 0.49]  # two large same-sign weights side by side, as trained kernels have
+    wq, _ = quantize_weights(w.reshape(32, 64, 5, 5))
+    wq = wq.reshape(32, -1)
+    exact = lambda x: wq.astype(np.int64) @ x.astype(np.int64)
+    x8 = rng.integers(0, 256, (wq.shape[1], 300))
+    x8[:2] = 255
+    assert (_pairwise_int16(wq, x8) != exact(x8)).any()
+    for bits_max in (127,):
+        for seed in range(5):
+            perm = np.random.default_rng(seed).permutation(wq.shape[1])  # whatever order the kernel packs K in
+            x7 = np.random.default_rng(seed).integers(0, bits_max + 1, (wq.shape[1], 300))
+            x7[perm[:8]] = bits_max
+            assert (_pairwise_int16(wq[:, perm], x7[perm]) == exact(x7)).all()
+    assert 2 * 127 * 128 < 32768  # the bound: |w| <= 127 (quantize_weights), x <= 127
+
+
+@needs_vnni
+def test_qlinearconv_7_bit_matches_integer_model():
+    """Layer 2 as the 7-bit variant builds it (input steps 1/127) on this CPU's kernels (VNNI:
+    exact; AVX2: exact because the pair sums cannot saturate) against the integer arithmetic."""
+    rng = np.random.default_rng(6)
+    w = rng.normal(0, 0.05, (16, 8, 5, 5)).astype(np.float32)
+    w[:, 0, 0, :2] = 0.3  # pairs of large weights
+    b = rng.normal(0, 0.2, 16).astype(np.float32)
+    x = np.minimum(np.maximum(rng.normal(0.5, 0.4, (1, 8, 24, 21)), 0), 1).astype(np.float32)
+    xs, ys = 1.0 / 127, 1.5 / 255
+    g = Graph("q7")
+    xi = g.input("x", np.float32, [1, 8, "h", "w"])
+    g.add("Identity", [qconv_relu(g, xi, w, b, xs, ys, x_limit=128)], out="y")
+    g.output("y", np.float32, [1, 16, "a", "b"])
+    got = _run(g, {"x": x}).astype(np.float64)
+    want = _numpy_qconv(x, w, b, xs, ys)
+    steps = np.abs(got - want) / ys
+    assert steps.max() <= 1 + 1e-6 and (steps < 0.5).mean() >= 0.995
+
+
+def test_7_bit_saturation_flag():
+    """At 7 bits a tile counts as out of range from input step 128 on (rerun in float32), while
+    step 127, the calibrated range itself, is fine; at 8 bits from step 255 (clipped) on."""
+    from srcnn.fast import FastModel
+
+    layers = [(np.float32(w), np.float32(b)) for w, b in random_layers(3, n1=8, n2=4)]
+    core, _ = split_carry(layers)
+    g0 = Graph("a")
+    x = g0.input("x", np.float32, [1, 1, "h", "w"])
+    a1 = g0.add("Relu", [g0.add("Conv", [x, g0.const(core[0][0]), g0.const(core[0][1])], kernel_shape=[9, 9])])
+    g0.add("Identity", [a1], out="y")
+    g0.output("y", np.float32, [1, 8, "a", "b"])
+    y = np.random.default_rng(7).random((1, 1, 40, 40), dtype=np.float32)
+    peak = _run(g0, {"x": y}).max(axis=(0, 2, 3))
+    peak = np.where(peak > 0, peak, 1.0)
+    from srcnn.onnxmini import Graph as G
+    from srcnn.fast import cnn_graph, _saturation_output
+
+    def sat(spec):
+        g = G("s")
+        xi = g.input("input", np.float32, [1, 1, "H", "W"])
+        g.add("Identity", [cnn_graph(g, xi, layers, 1, int8=spec)], out="output")
+        g.output("output", np.float32, [1, 1, "Ho", "Wo"])
+        _saturation_output(g)
+        return float(ort.InferenceSession(g.serialize(opset=18), providers=["CPUExecutionProvider"]).run(None, {"input": y})[1])
+
+    big = np.full(4, 1e3)
+    # ranges at the true peak: layer 1's largest value maps to step 127 exactly (not flagged) at 7 bits
+    # the calibrated peak itself maps to step 127: in range at 7 bits (at 8 bits, step 255 = clipped)
+    assert sat(Int8(peak, big, act_bits=7)) < 1.0
+    assert sat(Int8(peak * 2, big, act_bits=8)) < 1.0
+    assert sat(Int8(peak / 1.002, big, act_bits=7)) < 1.0   # step 127.25 rounds to 127
+    assert sat(Int8(peak / 1.002, big, act_bits=8)) >= 1.0  # step 255.5: clipped
+    assert sat(Int8(peak / 1.01, big, act_bits=7)) >= 1.0   # step 128.3: beyond the range
+
+
+@needs_vnni
+@pytest.mark.parametrize("ds", ["Set5", "Set14"])
+def test_int8_7_bit_psnr_within_bar_measured_afresh(ds):
+    """The AVX2 variant of every model whose manifest admits it, measured here (the integers
+    are the same on every CPU that runs it exactly)."""
+    folder = dataset(ds)
+    models = [i for i in available_models() if int8_scales(i, 7) is not None]
+    if not models:
+        pytest.skip("no model admits 7-bit int8")
+    for info in models:
+        m = check(info, int8_scales(info, 7), folder.parent, datasets_only=(ds,))[ds]
+        assert m["drop_db"] <= MAX_DROP_DB, (info.name, m)
+
+
+def test_shipped_9_5_5_models_admit_7_bit_int8():
+    if ("9-5-5", 3) not in {(i.variant, i.scale) for i in available_models()}:
+        pytest.skip("no shipped weights")
+    for s in (2, 3, 4):
+        info = resolve_model("9-5-5", s)
+        sec = info.raw["int8"].get("act7")
+        assert sec and sec["accepted"] and all(v["drop_db"] <= MAX_DROP_DB for v in sec["metrics"].values()), info.name
+        assert int8_scales(info, 7).act_bits == 7 and int8_scales(info, 8).act_bits == 8
+
+
+def test_require_int8_takes_the_cpu_width(monkeypatch):
+    if ("9-5-5", 3) not in {(i.variant, i.scale) for i in _shipped_int8()}:
+        pytest.skip("no shipped 9-5-5 x3 with int8")
+    monkeypatch.setenv("SRCNN_INT8_CPU", "ok")
+    info = resolve_model("9-5-5", 3)
+    assert require_int8(info).act_bits == 8
+    monkeypatch.setenv("SRCNN_INT8_BITS", "7")
+    assert require_int8(info).act_bits == 7

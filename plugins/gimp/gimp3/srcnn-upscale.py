@@ -83,7 +83,7 @@ def model_choices(caps):
         out.append((v, "%s (%s)" % (what, v), factors))
         if v in (caps.get("int8") or []):
             out.append((v + "-int8", "%s, %s (%s int8)" % (what, INT8_LABEL, v),
-                        "the middle layer in 8-bit integers (this CPU has VNNI), within 0.02 dB; " + factors))
+                        "the middle layer in 8-bit integers (7-bit activations where the CPU has no VNNI), within 0.02 dB; " + factors))
     return out
 
 
@@ -436,7 +436,7 @@ def _gimp_main():
         variant, int8, _ = split_model(model)
         if int8 and backend.name == "core":
             problem = importlib.import_module(backend.core.__name__ + ".quant").int8_cpu_problem()
-            if problem:  # asked for by a script on a CPU without VNNI: float32, said in the status bar
+            if problem:  # asked for by a script on a CPU without int8 (no AVX2): float32, said in the status bar
                 model, note = variant, "; int8 not available here, float32"
         progress.init("SRCNN x%.4g to %d x %d (%s, %s%s)" % (scale, ow, oh, model, backend.name, note))
         kind = backend.sample(precision_kind(image))

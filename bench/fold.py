@@ -5,8 +5,9 @@ pre-upsampled Y equals S*S phase filters (T x T taps) applied to the LR image fo
 DepthToSpace: exact, with T*T instead of f1*f1 multiply-adds per HR pixel (T = 9, 7, 7 for
 x2, x3, x4 and f1 = 9), no HR Y to build, and a matrix product with 64*S*S outputs per LR pixel.
 
-This module gives the folded filters and an ONNX graph of the folded network. It is measured by
-``bench/run.py`` beside ``srcnn.fast``; the pipeline does not use it, because onnxruntime's
+This module (benchmark code: ``bench/engines.py``'s ``Fold``) gives the folded filters and an
+ONNX graph of the folded network. It is measured by ``bench/run.py`` beside ``srcnn.fast``;
+the pipeline does not use it, because onnxruntime's
 DepthToSpace on 64*S*S channels (with the layout changes around it) costs more than the folded
 layer saves (see bench/README.md). Exact in the interior only: within the receptive-field
 radius of the image edge the reference network sees replicate-padded HR values, which no filter
@@ -16,10 +17,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fast import BICUBIC_PAD, bicubic_phases, cnn_graph, split_carry
-from .onnxmini import Graph
+from srcnn.fast import cnn_graph, split_carry
+from srcnn.onnxmini import Graph
+from srcnn.resize import contributions
 
-__all__ = ["fold_layer1", "fold_graph", "FoldGeometry"]
+__all__ = ["bicubic_phases", "fold_layer1", "fold_graph", "FoldGeometry"]
+
+BICUBIC_PAD = 2  # LR pixels each side that the 4-tap bicubic phases read (offsets -2..+2)
+
+
+def bicubic_phases(scale: int) -> np.ndarray:
+    """float64 (S, 5): HR pixel ``S*k + p`` (0-based) = sum_t w[p, t] * LR[k - 2 + t].
+
+    Read off ``srcnn.resize.contributions`` (MATLAB's table) at an interior position.
+    """
+    s = int(scale)
+    n = 16
+    w, idx = contributions(n, s * n, float(s), True)
+    k = n // 2
+    out = np.zeros((s, 2 * BICUBIC_PAD + 1))
+    for p in range(s):
+        for wt, i in zip(w[s * k + p], idx[s * k + p]):
+            off = int(i) - k
+            if wt != 0:
+                if abs(off) > BICUBIC_PAD:
+                    raise AssertionError(f"bicubic tap at offset {off} for scale {s}")
+                out[p, off + BICUBIC_PAD] += wt
+    return out
 
 
 class FoldGeometry:
