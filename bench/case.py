@@ -5,7 +5,7 @@
 
 Optional: "profile": false (no stage split for the fast path), "tile_workers": N (fast path: tiles
 in parallel, one thread each, instead of threads inside each convolution), "png_level": 6 (what-if: PNG written
-with that zlib level instead of srcnn.imageio's default, 1), "int8": true (fast path with the manifest's int8
+with that zlib level instead of srcnn.imageio's default, 1), "int8": true or 8 / 7 (fast path with the manifest's int8
 calibration; the result reports "fallbacks", tiles rerun in float32).
 
 prints one JSON line: seconds per stage, output size and the process's peak RSS (ru_maxrss and
@@ -87,7 +87,7 @@ def main(spec: dict) -> dict:
         int8 = None
         if spec.get("int8"):
             from srcnn.quant import int8_scales
-            int8 = int8_scales(info)
+            int8 = int8_scales(info, None if spec["int8"] is True else int(spec["int8"]))
         net = FastModel(info, threads, tile_workers=spec.get("tile_workers"), int8=int8)
         if spec.get("profile", True):
             orig = net.session_options

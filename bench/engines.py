@@ -102,15 +102,29 @@ class FastTiles:
 
 
 class FastTilesInt8(FastTiles):
-    """``FastTiles`` with the middle layer in int8 (``srcnn.quant``; the manifest's calibration).
-    The CNN alone, without the tile pipeline's float32 rerun of clipped tiles."""
+    """``FastTiles`` with the middle layer in int8 (``srcnn.quant``; the manifest's calibration)
+    at ``bits``-bit activations (8: VNNI; 7: what CPUs without VNNI run). The CNN alone,
+    without the tile pipeline's float32 rerun of clipped tiles."""
 
-    name = "onnxruntime fast int8 (--int8), tiles in parallel"
-
-    def __init__(self, info: ModelInfo, threads: int | None):
+    def __init__(self, info: ModelInfo, threads: int | None, bits: int = 8):
         from srcnn.quant import int8_scales
 
-        super().__init__(info, threads, int8=int8_scales(info))
+        self.name = int8_engine_name(bits)
+        super().__init__(info, threads, int8=int8_scales(info, bits))
+
+
+def int8_engine_name(bits: int) -> str:
+    return f"onnxruntime fast int8 (--int8, {bits}-bit activations), tiles in parallel"
+
+
+def int8_widths(info: ModelInfo) -> list[int]:
+    """The activation widths of the int8 path that this CPU runs exactly and ``info`` admits:
+    8 and 7 with VNNI (7 is what a CPU without VNNI runs: the same integers), 7 without."""
+    from srcnn.quant import int8_act_bits, int8_cpu_problem, int8_scales
+
+    if int8_cpu_problem() is not None:
+        return []
+    return [b for b in ((8, 7) if int8_act_bits() == 8 else (7,)) if int8_scales(info, b) is not None]
 
 
 class Fold:

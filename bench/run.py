@@ -5,11 +5,13 @@
     python bench/run.py --quick         # smoke run, ~30 s: small sizes, fewer repeats
     python bench/run.py --weights DIR   # another weights folder (default: SRCNN_WEIGHTS or weights/)
     python bench/run.py --no-big        # skip the ~100 MP peak-RSS case
+    python bench/run.py --plot          # also PNG figures in docs/figures (stage split, tile size)
 
 Sections: machine; fp32 matmul peak; the CNN alone per model and engine (effective GFLOP/s =
 direct-convolution FLOPs / time, and its ratio to the peak); end-to-end decode -> upscale ->
-encode in a fresh process per case (time split and peak RSS); threads; Set5 PSNR of every path;
-the issue's targets with pass/fail. Timings are best-of-N wall clock on whatever else the
+encode in a fresh process per case (time split and peak RSS); int8 (8- and 7-bit activations)
+against float32; threads; Set5 PSNR of every path; the self-ensemble's passes; the issue's
+targets with pass/fail. Timings are best-of-N wall clock on whatever else the
 machine is doing: the header prints the load average.
 """
 from __future__ import annotations
@@ -133,9 +135,8 @@ def best_of(fn, reps: int, settle: float = 0.5) -> float:
 
 
 def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak: float) -> tuple[str, dict]:
-    from engines import Fast, FastTiles, FastTilesInt8, Fold, Reference, TorchEager, direct_flops
+    from engines import Fast, FastTiles, FastTilesInt8, Fold, Reference, TorchEager, direct_flops, int8_widths
     from srcnn.onnxmini import read_conv_stack
-    from srcnn.quant import int8_cpu_problem, int8_scales
 
     rows, found = [], {}
     for info in models:
@@ -144,8 +145,7 @@ def bench_cnn(models, threads: int, size: int, reps: int, with_torch: bool, peak
                    Reference(info, "opencv", threads), Fold(info, threads)]
         if with_torch:
             engines.append(TorchEager(info, threads))
-        if int8_scales(info) is not None and int8_cpu_problem() is None:
-            engines.append(FastTilesInt8(info, threads))
+        engines += [FastTilesInt8(info, threads, b) for b in int8_widths(info)]
         r = engines[0].radius
         rng = np.random.default_rng(0)
         y = rng.random((size + 2 * r, size + 2 * r), dtype=np.float32)
@@ -242,7 +242,8 @@ def bench_tiles(info, threads: int, workdir: Path, mp: float, tile_sizes, reps: 
             best[t] = min(best[t], time.perf_counter() - t0)
     mpx = out.shape[0] * out.shape[1] / 1e6
     return md_table(["tile", f"{info.variant} x{info.scale} upscale s ({mpx:.1f} MP)", "MP/s"],
-                    [[t, f"{v:.2f}", f"{mpx / v:.2f}"] for t, v in best.items()])
+                    [[t, f"{v:.2f}", f"{mpx / v:.2f}"] for t, v in best.items()]), \
+        {t: mpx / v for t, v in best.items()}
 
 
 # ---------------------------------------------------------------- end to end
@@ -308,9 +309,9 @@ E2E_HEAD = ["case", "MP", "total s", "MP/s", "MP/s upscale only",
 
 # ---------------------------------------------------------------- PSNR
 def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
-    from engines import Fast, FastTiles, Fold, Reference, TorchEager
+    from engines import Fast, FastTiles, Fold, Reference, TorchEager, int8_widths
     from srcnn.evaluate import evaluate
-    from srcnn.quant import int8_cpu_problem, int8_scales
+    from srcnn.quant import int8_scales
     from srcnn.fast import FastModel, upscale_fast
     from srcnn.protocol import list_images, load_uint8, prepare, score
     from srcnn.resize import imresize
@@ -330,11 +331,12 @@ def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
             res[label] = \
                 evaluate(folder, s, e, with_ssim=False)["mean"]["srcnn"]["psnr"]
         fm, fold = FastModel(info, threads), Fold(info, threads)
-        scales = int8_scales(info) if int8_cpu_problem() is None else None
-        fm8 = FastModel(info, threads, int8=scales) if scales is not None else None
-        lr_paths = {"fast pipeline (LR in)": lambda y: upscale_fast(y, s, fm),
-                    "fast int8 pipeline (LR in)": (lambda y: upscale_fast(y, s, fm8)) if fm8 else None,
-                    "fold (LR in)": fold.upscale_y}
+        widths = int8_widths(info)
+        lr_paths = {"fast pipeline (LR in)": lambda y: upscale_fast(y, s, fm)}
+        for b in (8, 7):
+            fm8 = FastModel(info, threads, int8=int8_scales(info, b)) if b in widths else None
+            lr_paths[f"fast int8 pipeline, {b}-bit (LR in)"] = (lambda y, fm8=fm8: upscale_fast(y, s, fm8)) if fm8 else None
+        lr_paths["fold (LR in)"] = fold.upscale_y
         for name, fn in lr_paths.items():
             if fn is None:
                 res[name] = float("nan")
@@ -351,6 +353,69 @@ def bench_psnr(models, folder: Path, threads: int, with_torch: bool) -> str:
     return md_table(["variant", "scale"] + cols, out)
 
 
+# ---------------------------------------------------------------- figures
+def machine_kind(m: dict) -> str:
+    """A short name for the machine kind in file names: e.g. 'avx512-vnni' or 'avx2'."""
+    isa = m["isa"].split()
+    return "avx512-vnni" if "avx512_vnni" in isa else "avx512" if "avx512f" in isa else "avx2" if "avx2" in isa else "other"
+
+
+def plot_figures(folder: Path, m: dict, stage_rows, tile_curves: dict, threads: int) -> list[Path]:
+    """The stage split of each end-to-end case as stacked bars, and throughput against tile
+    size; PNG files named by the machine kind (bench_stages_KIND.png, bench_tiles_KIND.png)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    kind = machine_kind(m)
+    title = f"{m['cpu']} ({m['isa'] or 'no AVX2'}), {threads} threads, load {m['load'][0]:.1f} at start"
+    out = []
+    if stage_rows:
+        parts = ["decode", "colour", "bicubic", "cnn", "encode"]
+        colours = ["#8c8c8c", "#e6a532", "#5aa05a", "#3c6eb4", "#b45a5a"]
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(stage_rows) + 1.6))
+        names = [f"{n} ~{mp:g} MP" for n, mp, _ in stage_rows]
+        left = np.zeros(len(stage_rows))
+        for part, c in zip(parts, colours):
+            v = np.array([r[part] for _, _, r in stage_rows])
+            ax.barh(names, v, left=left, color=c, label="CNN" if part == "cnn" else part)
+            left += v
+        for k, total in enumerate(left):
+            ax.text(total, k, f" {total:.2f} s", va="center", fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("seconds, PNG file to PNG file (x3)")
+        ax.set_title(title, fontsize=8)
+        ax.legend(fontsize=8, ncol=5, loc="lower right")
+        ax.set_xlim(0, left.max() * 1.15)
+        fig.tight_layout()
+        p = folder / f"bench_stages_{kind}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        out.append(p)
+    if tile_curves:
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for name, curve in tile_curves.items():
+            ts = sorted(curve)
+            ax.plot(ts, [curve[t] for t in ts], marker="o", label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({t for c in tile_curves.values() for t in c}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel("tile side (output pixels)")
+        ax.set_ylabel("output MP/s (upscale only)")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_title(title, fontsize=7)
+        fig.tight_layout()
+        p = folder / f"bench_tiles_{kind}.png"
+        fig.savefig(p, dpi=110)
+        plt.close(fig)
+        out.append(p)
+    return out
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -364,7 +429,18 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the raw numbers here")
     ap.add_argument("--tile", type=int, default=512, help="tile size of the end-to-end cases")
     ap.add_argument("--big-model", default="9-1-5", help="variant of the ~100 MP case (default 9-1-5: quicker, same memory)")
+    ap.add_argument("--plot", action="store_true",
+                    help="also write PNG figures (matplotlib, the [test] extra): the stage split per case and "
+                         "throughput against tile size")
+    ap.add_argument("--plot-dir", default=str(ROOT / "docs" / "figures"), help="where --plot writes (default docs/figures)")
+    ap.add_argument("--no-ensemble", action="store_true", help="skip the self-ensemble table")
     args = ap.parse_args(argv)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            say("--plot needs matplotlib: pip install '.[test]' (or pip install matplotlib)")
+            return 2
 
     if args.weights:
         os.environ["SRCNN_WEIGHTS"] = str(Path(args.weights).resolve())
@@ -377,6 +453,10 @@ def main(argv=None) -> int:
             f"`python bench/testweights.py DIR`")
         return 2
     from engines import torch_available
+
+    # Speed is measured on the Y models (the fast path); a colour network (9-5-5-rgb) takes the
+    # reference path at about the cost of three 9-5-5 runs.
+    ymodels = [i for i in models if i.channels == 1]
 
     threads = args.threads or usable_cores()
     quick = args.quick
@@ -406,14 +486,14 @@ def main(argv=None) -> int:
 
     # CNN
     size, reps = (256, 2) if quick else (512, 4)
-    cnn_models = [i for i in models if not quick or i.scale == 3]
+    cnn_models = [i for i in ymodels if not quick or i.scale == 3]
     say(f"## The CNN alone ({threads} threads; input pre-upsampled Y padded by the radius, output {size}x{size}; "
         f"fold: LR input, same output size or a little more; best of {reps})\n")
     table, cnn = bench_cnn(cnn_models, threads, size, reps, with_torch, peak)
     say(table + "\n")
     raw["cnn"] = {" ".join(map(str, k)): v for k, v in cnn.items()}
 
-    x3_955 = next((i for i in models if i.variant == "9-5-5" and i.scale == 3), models[0])
+    x3_955 = next((i for i in ymodels if i.variant == "9-5-5" and i.scale == 3), ymodels[0])
     say(f"### onnxruntime session options (best of {reps})\n")
     say(bench_ort_options(x3_955, threads, size, reps, peak) + "\n")
 
@@ -422,15 +502,18 @@ def main(argv=None) -> int:
     workdir = Path(args.workdir) if args.workdir else cache
     workdir.mkdir(parents=True, exist_ok=True)
     scale = 3
+    tile_curves: dict = {}
     if not quick:
         say(f"### Tile size (fast path, upscale only, in this process, {threads} threads)\n")
         for info in [x3_955] + [i for i in models if i.variant == "9-1-5" and i.scale == 3][:1]:
-            say(bench_tiles(info, threads, workdir, 4.0, [128, 192, 256, 512, 1024], 2) + "\n")
+            table, tile_curves[f"{info.variant} x{info.scale}"] = bench_tiles(info, threads, workdir, 4.0,
+                                                                             [128, 192, 256, 512, 1024], 2)
+            say(table + "\n")
         say("(The fast path caps tiles at 256, 192 for a 1x1 middle layer; this table lifts the cap.)\n")
-    variants = sorted({i.variant for i in models if i.scale == scale}, key=lambda v: v != "9-5-5")
-    from srcnn.quant import int8_cpu_problem, int8_scales
-    int8_variants = {i.variant for i in models if i.scale == scale and int8_scales(i) is not None
-                     and int8_cpu_problem() is None}
+    variants = sorted({i.variant for i in ymodels if i.scale == scale}, key=lambda v: v != "9-5-5")
+    from engines import int8_widths
+    int8_of = {i.variant: int8_widths(i) for i in models if i.scale == scale}
+    int8_variants = {v for v, w in int8_of.items() if w}
     sizes = [1.0] if quick else [1.0, 12.0]
     big_mp = sizes[-1]
     tile = args.tile
@@ -444,16 +527,18 @@ def main(argv=None) -> int:
             e2e[key] = run_case(spec)
         return e2e[key]
 
-    rows = []
+    rows, stage_rows = [], []
     say(f"## End to end: PNG file -> srcnn.upscale x{scale} -> PNG file, one fresh process per case "
         f"({threads} threads, tile {tile}; fast = `srcnn.upscale(..., fast=True)`)\n")
     for mp in sizes:
         for v in variants:
             for path in ["fast", "reference"] + (["opencv"] if mp <= 1.0 and not quick else []):
                 rows.append(e2e_row(f"{v} {path} ~{mp:g} MP", case(mp, v, path, threads)))
-            if v in int8_variants:
-                r8 = case(mp, v, "fast", threads, int8=True)
-                rows.append(e2e_row(f"{v} fast --int8 ~{mp:g} MP ({r8.get('fallbacks', 0)} tiles rerun)", r8))
+                stage_rows.append((f"{v} {path}", mp, case(mp, v, path, threads)))
+            for b in int8_of.get(v, []):
+                r8 = case(mp, v, "fast", threads, int8=b)
+                rows.append(e2e_row(f"{v} fast --int8 {b}-bit ~{mp:g} MP ({r8.get('fallbacks', 0)} tiles rerun)", r8))
+                stage_rows.append((f"{v} --int8 {b}-bit", mp, r8))
     say(md_table(E2E_HEAD, rows) + "\n")
     say("colour = colour conversion, tiling, rounding and copies (all but bicubic and CNN inside upscale); "
         "the fast path's split inside its graph comes from onnxruntime's profiler.\n")
@@ -466,6 +551,11 @@ def main(argv=None) -> int:
         say(f"What-if (the writer, not SRCNN, dominates): the same ~{big_mp:g} MP cases written as PNG with zlib "
             "level 6 (srcnn.imageio's default is 1, OpenCV's) or as JPEG:\n")
         say(md_table(E2E_HEAD, rows) + "\n")
+
+    if args.plot:
+        for f in plot_figures(Path(args.plot_dir), m, [r for r in stage_rows if r[1] == big_mp], tile_curves, threads):
+            say(f"figure: {f}")
+        say()
 
     # threads
     trows = []
@@ -502,11 +592,22 @@ def main(argv=None) -> int:
     psnr_dir = Path(args.datasets) / "Set5"
     if psnr_dir.is_dir():
         say("## Set5 PSNR (dB, Y, the paper's protocol) of every path\n")
-        say(bench_psnr([i for i in models if not quick or (i.scale, i.variant) == (3, "9-5-5")], psnr_dir, threads,
+        say(bench_psnr([i for i in ymodels if not quick or (i.scale, i.variant) == (3, "9-5-5")], psnr_dir, threads,
                        with_torch) + "\n")
         say("fold (LR in): exact inside, differs within the receptive-field radius of the edge (see bench/fold.py).\n")
     else:
         say(f"## Set5 PSNR: skipped (no {psnr_dir}; pass --datasets)\n")
+
+    # self-ensemble
+    if not args.no_ensemble and psnr_dir.is_dir():
+        import ensemble as ens_bench
+
+        pick = [i for i in ymodels if i.scale == 3 and (not quick or i.variant == "9-5-5")]
+        say("## Self-ensemble: passes against Set5 PSNR and time (`--ensemble`, `--passes 2|4|8`)\n")
+        ens_bench.main(["--sets", "Set5", "--no-alternatives", "--only", ",".join(i.name for i in pick),
+                        *(["--threads", str(threads)] if threads else [])])
+        say("\n`--ensemble` runs 8 passes (the best-quality mode); every model x2/x3/x4 on Set5 and Set14, "
+            "with the other choices of symmetries: `python bench/ensemble.py` (docs/ensemble.md).\n")
 
     # targets
     def ratios(get):
@@ -554,15 +655,33 @@ def main(argv=None) -> int:
     say(f"## Targets (fast path; {big_mp:g} MP = the large end-to-end case{'; --quick sizes' if quick else ''})\n")
     say(md_table(["what", "must", "aim", "file to file (PNG as srcnn writes it)"] + list(alt), trows) + "\n")
     say("The 100 MP 'upscale only' RSS is the process's peak before the encoder ran.\n")
-    from engines import FastTilesInt8
-    q8 = cnn.get(("9-5-5", 3, FastTilesInt8.name))
-    if q8 is not None and "9-5-5" in int8_variants:
-        r8, r32 = case(big_mp, "9-5-5", "fast", threads, int8=True), case(big_mp, "9-5-5", "fast", threads)
-        say(f"int8 (opt-in, `--int8`, not in the targets above): 9-5-5 x3 CNN {q8 / peak:.2f} of the fp32 peak "
-            f"(float32-equivalent FLOPs); ~{big_mp:g} MP file to file {total_s(r8):.2f} s against {total_s(r32):.2f} s "
-            f"({total_s(r32) / total_s(r8):.2f}x), upscale only {r32['upscale'] / r8['upscale']:.2f}x; "
-            f"9-1-5 / 9-5-5 int8 file to file {total_s(r8) / total_s(case(big_mp, '9-1-5', 'fast', threads)):.2f}x.\n"
-            if "9-1-5" in variants else "\n")
+    from engines import int8_engine_name
+    from srcnn.quant import MAX_DROP_DB, int8_act_bits, int8_cpu_problem, int8_metrics
+    if int8_variants:
+        say(f"## int8 against float32 (`--int8`, opt-in; this CPU runs {int8_act_bits()}-bit activations"
+            f"{', and 7-bit ones exactly, as CPUs without VNNI do' if int8_act_bits() == 8 else ''})\n")
+        qrows = []
+        infos = {i.variant: i for i in models if i.scale == scale}
+        for v in sorted(int8_variants, key=lambda v: v != "9-5-5"):
+            r32 = case(big_mp, v, "fast", threads)
+            g32 = cnn.get((v, 3, FastTiles.name))
+            for b in int8_of[v]:
+                r8 = case(big_mp, v, "fast", threads, int8=b)
+                g8 = cnn.get((v, 3, int8_engine_name(b)))
+                d = int8_metrics(infos[v], b)
+                drops = " / ".join(f"{-d[ds]['drop_db']:+.4f}" if ds in d else "?" for ds in ("Set5", "Set14"))
+                ok = all(d.get(ds, {}).get("drop_db", 1) <= MAX_DROP_DB for ds in ("Set5", "Set14"))
+                qrows.append([f"{v} x{scale}", f"{b}", f"{g8 / g32:.2f}" if g8 and g32 else "-",
+                              f"{total_s(r32):.2f}", f"{total_s(r8):.2f}", f"**{total_s(r32) / total_s(r8):.2f}x**",
+                              f"{r32['upscale'] / r8['upscale']:.2f}x", r8.get("fallbacks", 0),
+                              drops + (" (admitted)" if ok else " (REFUSED)")])
+        say(md_table(["model", "activation bits", "CNN speed-up", f"fp32 file to file s (~{big_mp:g} MP)",
+                      "int8 s", "file to file speed-up", "upscale-only speed-up", "tiles rerun in fp32",
+                      "Set5 / Set14 dB against fp32 (manifest)"], qrows) + "\n")
+        say("7-bit rows on a VNNI CPU: the integers a CPU without VNNI computes, on VNNI kernels; their "
+            "speed there is what an AVX2 machine's own run of this benchmark shows.\n")
+    elif int8_cpu_problem():
+        say(f"## int8: not on this CPU ({int8_cpu_problem()})\n")
     one = cnn.get(("9-5-5", 3, Fast.name))
     if one is not None and "cnn_peak" in vals:
         say(f"CNN throughput: the CNN as srcnn.upscale(fast=True) runs it (tiles in parallel, one thread each); "
