@@ -3,6 +3,8 @@
 ``models/srcnn_x{S}.onnx``: studio-range LR Y (N, 1, h, w) in [0, 1] -> HR Y (N, 1, S*h, S*w),
 MATLAB bicubic inside; for ``cv2.dnn.readNet`` and onnxruntime. ``models/srcnn_x{S}.pb``: the
 same network for ``cv2.dnn_superres`` (full-range Y in and out, the conversion inside).
+``models/srcnn_rgb_x{S}.pb``: the colour (9-5-5-rgb) network for ``dnn_superres``'s "edsr"
+algorithm, BGR in and out (``create_superres(S, rgb=True)``).
 
     >>> from srcnn.opencv import create_superres
     >>> sr = create_superres(3)
@@ -28,10 +30,17 @@ TILE_HALO = 12
 MAX_RADIUS = 20
 
 
-def available_scales(folder: str | Path | None = None) -> list[int]:
-    """Scales with both an .onnx and a .pb in ``folder`` (default: the shipped models)."""
+def available_scales(folder: str | Path | None = None, *, rgb: bool = False) -> list[int]:
+    """Scales with both an .onnx and a .pb in ``folder`` (default: the shipped models);
+    ``rgb``: scales with a ``srcnn_rgb_x{S}.pb`` (the colour network for "edsr")."""
     d = Path(folder) if folder else MODELS_DIR
     out = []
+    if rgb:
+        for p in d.glob("srcnn_rgb_x*.pb"):
+            s = p.stem[len("srcnn_rgb_x"):]
+            if s.isdigit():
+                out.append(int(s))
+        return sorted(out)
     for p in d.glob("srcnn_x*.onnx"):
         s = p.stem[len("srcnn_x"):]
         if s.isdigit() and p.with_suffix(".pb").is_file():
@@ -39,17 +48,21 @@ def available_scales(folder: str | Path | None = None) -> list[int]:
     return sorted(out)
 
 
-def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None) -> Path:
-    """Path of ``srcnn_x{scale}.{fmt}`` (fmt 'onnx' or 'pb'); FileNotFoundError if not built."""
+def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None, *, rgb: bool = False) -> Path:
+    """Path of ``srcnn_x{scale}.{fmt}`` (fmt 'onnx' or 'pb'), or with ``rgb`` of
+    ``srcnn_rgb_x{scale}.pb`` (there is only a .pb); FileNotFoundError if not built."""
     if fmt not in ("onnx", "pb"):
         raise ValueError(f"fmt must be 'onnx' or 'pb', got {fmt!r}")
+    if rgb and fmt != "pb":
+        raise ValueError("the RGB model is built only as a .pb (for dnn_superres 'edsr'); for cv2.dnn "
+                         "read the weight file itself (weights/srcnn_955rgb_x3.onnx)")
     if isinstance(scale, bool) or int(scale) != scale:
         raise ValueError(f"scale must be an integer, got {scale!r}")
     d = Path(folder) if folder else MODELS_DIR
-    p = d / f"srcnn_x{int(scale)}.{fmt}"
+    p = d / (f"srcnn_rgb_x{int(scale)}.pb" if rgb else f"srcnn_x{int(scale)}.{fmt}")
     if not p.is_file():
-        have = ", ".join(f"x{s}" for s in available_scales(d)) or "none (run `python build.py opencv`)"
-        raise FileNotFoundError(f"no OpenCV model for x{scale} in {d} (built: {have})")
+        have = ", ".join(f"x{s}" for s in available_scales(d, rgb=rgb)) or "none (run `python build.py opencv`)"
+        raise FileNotFoundError(f"no OpenCV {'RGB ' if rgb else ''}model for x{scale} in {d} (built: {have})")
     return p
 
 
@@ -65,22 +78,28 @@ def read_net(scale: int, folder: str | Path | None = None):
     return cv2.dnn.readNetFromONNX(str(model_path(scale, "onnx", folder)))
 
 
-def create_superres(scale: int, folder: str | Path | None = None):
+def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool = False):
     """A ``cv2.dnn_superres.DnnSuperResImpl`` loaded with ``srcnn_x{scale}.pb``, ready to ``upsample``.
 
     ``sr.upsample(bgr_uint8)`` returns the (S*H, S*W, 3) BGR uint8 image: Y through SRCNN,
     Cr/Cb enlarged by OpenCV (bilinear). Needs the contrib OpenCV wheel. Creating it registers
     OpenCV's process-wide custom DepthToSpace layer.
+
+    ``rgb=True``: ``srcnn_rgb_x{scale}.pb`` with algorithm "edsr" (the colour network, all of
+    B, G, R through the CNN; ``upsample`` then takes only 3-channel images, 8-bit or float
+    0-255, and returns uint8). Same result as ``srcnn.upscale(rgb, S, model="9-5-5-rgb")`` to
+    one grey level.
     """
     import cv2
 
     if not hasattr(cv2, "dnn_superres"):
         raise ImportError("cv2.dnn_superres is missing: install opencv-contrib-python(-headless), "
                           "not opencv-python (only one OpenCV wheel may be installed)")
-    path = model_path(scale, "pb", folder)
+    path = model_path(scale, "pb", folder, rgb=rgb)
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
     sr.readModel(str(path))
-    sr.setModel("fsrcnn", int(scale))  # any of fsrcnn/espcn/lapsrn selects the Y-only path
+    # any of fsrcnn/espcn/lapsrn selects the Y-only path; edsr feeds BGR - mean, 0-255
+    sr.setModel("edsr" if rgb else "fsrcnn", int(scale))
     return sr
 
 

@@ -1,12 +1,14 @@
-"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx`` and ``.pb``.
+"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx``, ``.pb``, ``srcnn_rgb_x{S}.pb``.
 
 For every scale with a model of the chosen variant (9-5-5 by default) in the weights folder,
 write the self-contained LR-Y -> HR-Y network twice: ONNX for ``cv2.dnn`` / onnxruntime
-(studio-range Y) and a TensorFlow GraphDef for ``cv2.dnn_superres`` (full-range Y). Output
+(studio-range Y) and a TensorFlow GraphDef for ``cv2.dnn_superres`` (full-range Y). For every
+scale with a model of the RGB variant (9-5-5-rgb by default), write ``srcnn_rgb_x{S}.pb``, the
+BGR -> BGR GraphDef for ``dnn_superres``'s "edsr" algorithm. Output
 bytes depend only on the weights, so a rebuild is a no-op and files are rewritten only when
 their content changes. Needs the ``onnx`` package (``pip install .[test]`` or ``.[train]``).
 
-    python build.py opencv [--weights DIR] [--out DIR] [--variant 9-5-5] [--check]
+    python build.py opencv [--weights DIR] [--out DIR] [--variant 9-5-5] [--rgb-variant 9-5-5-rgb] [--check]
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from srcnn.runtime import ModelError, ModelInfo, available_models, weights_dir
 
 from . import MAX_RADIUS
 from .graph import onnx_lr_to_hr, read_conv_stack, stack_radius
-from .tfgraph import graphdef_lr_to_hr
+from .tfgraph import graphdef_lr_to_hr, graphdef_rgb_lr_to_hr
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -40,14 +42,17 @@ def select_models(folder: Path, variant: str = "9-5-5") -> dict[int, ModelInfo]:
 
 
 def build_files(info: ModelInfo) -> dict[str, bytes]:
-    """{'srcnn_x{S}.onnx': bytes, 'srcnn_x{S}.pb': bytes} for one weight file."""
-    layers = read_conv_stack(info.onnx_path)
+    """{'srcnn_x{S}.onnx': bytes, 'srcnn_x{S}.pb': bytes} for one Y weight file,
+    {'srcnn_rgb_x{S}.pb': bytes} for one RGB (3-channel) weight file."""
+    layers = read_conv_stack(info.onnx_path, info.channels)
     r = stack_radius(layers)
     if r != info.radius:
         raise ModelError(f"{info.onnx_path.name}: conv stack radius {r} disagrees with the manifest ({info.radius})")
     if r > MAX_RADIUS:
         raise ModelError(f"{info.onnx_path.name}: radius {r} is over {MAX_RADIUS}, the most upsample_bgr's tiles allow")
     s = info.scale
+    if info.channels == 3:
+        return {f"srcnn_rgb_x{s}.pb": graphdef_rgb_lr_to_hr(layers, s)}
     meta = {"source_weights": info.onnx_path.name, "source_sha256": info.sha256, "variant": info.variant,
             "scale": s, "input": "studio-range Y (MATLAB rgb2ycbcr / 255), float32 (N, 1, h, w), h, w >= 2",
             "output": f"studio-range Y, float32 (N, 1, {s}h, {s}w)"}
@@ -60,16 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped weights)")
     ap.add_argument("--out", type=Path, default=MODELS_DIR, help=f"output folder (default: {MODELS_DIR})")
     ap.add_argument("--variant", default="9-5-5", help="which variant to build, one model per scale")
+    ap.add_argument("--rgb-variant", default="9-5-5-rgb",
+                    help="which RGB variant to build for dnn_superres's 'edsr' (srcnn_rgb_x{S}.pb); '' for none")
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
     args = ap.parse_args(argv)
     folder = args.weights or weights_dir()
     try:
         models = select_models(folder, args.variant)
-        if not models:
-            print(f"build.py opencv: no {args.variant} weights in {folder}: nothing to build", file=sys.stderr)
+        rgb = select_models(folder, args.rgb_variant) if args.rgb_variant else {}
+        if not models and not rgb:
+            print(f"build.py opencv: no {args.variant} or {args.rgb_variant} weights in {folder}: nothing to build",
+                  file=sys.stderr)
             return 0
         files = {}
-        for info in models.values():
+        for info in [*models.values(), *rgb.values()]:
             files.update(build_files(info))
     except (ModelError, ValueError) as e:
         print(f"build.py opencv: {e}", file=sys.stderr)
@@ -83,12 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             args.out.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-    stale = sorted(p.name for p in args.out.glob("srcnn_x*.*") if p.suffix in (".onnx", ".pb")
-                   and p.name not in files) if args.out.is_dir() else []
+    stale = sorted(p.name for p in args.out.glob("srcnn_*x*.*") if p.suffix in (".onnx", ".pb")
+                   and p.name.startswith(("srcnn_x", "srcnn_rgb_x")) and p.name not in files) \
+        if args.out.is_dir() else []
     for name in stale:
-        print(f"build.py opencv: note: {args.out / name} has no {args.variant} weights any more", file=sys.stderr)
+        print(f"build.py opencv: note: {args.out / name} has no {args.variant} / {args.rgb_variant} weights any more",
+              file=sys.stderr)
     verb = "would change" if args.check else "wrote"
-    print(f"build.py opencv: x{', x'.join(map(str, models))} from {folder}: "
+    built = [f"x{s}" for s in models] + [f"rgb x{s}" for s in rgb]
+    print(f"build.py opencv: {', '.join(built)} from {folder}: "
           + (f"{verb} {', '.join(changed)}" if changed else "up to date") + f" in {args.out}")
     return 1 if (args.check and changed) else 0
 

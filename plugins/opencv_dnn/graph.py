@@ -68,15 +68,19 @@ def bicubic_phases(scale: int) -> np.ndarray:
     return k1
 
 
-def bicubic_conv_weight(scale: int) -> np.ndarray:
-    """float64 (S*S, 1, 5, 5): channel py*S + px holds the 2-D (separable) phase filter."""
+def bicubic_conv_weight(scale: int, channels: int = 1) -> np.ndarray:
+    """float64 (S*S*C, C, 5, 5): channel (py*S + px)*C + c holds the 2-D (separable) phase
+    filter on input channel c (the order DepthToSpace interleaves; C = 1: py*S + px)."""
     k1 = bicubic_phases(scale)
-    s = k1.shape[0]
-    return np.einsum("ya,xb->yxab", k1, k1).reshape(s * s, 1, k1.shape[1], k1.shape[1])
+    s, t, c = k1.shape[0], k1.shape[1], int(channels)
+    k2 = np.einsum("ya,xb->yxab", k1, k1).reshape(s * s, 1, 1, t, t)
+    return (k2 * np.eye(c)[None, :, :, None, None]).reshape(s * s * c, c, t, t)
 
 
-def read_conv_stack(onnx_path: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
+def read_conv_stack(onnx_path: str | Path, channels: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     """A weight file's conv stack as [(w (out, in, k, k), b (out,))], float32.
+
+    ``channels``: 1 for the Y models, 3 for an RGB model; the stack must be that many in and out.
 
     Accepts exactly what ``srcnn.export.conv_stack_graph`` writes for weight files: a chain of
     stride-1, unpadded, undilated Conv nodes with a Relu between consecutive ones.
@@ -110,8 +114,9 @@ def read_conv_stack(onnx_path: str | Path) -> list[tuple[np.ndarray, np.ndarray]
         cur = node.output[0]
     if not layers or expect_conv or cur != g.output[0].name:
         raise ValueError(f"{onnx_path}: the graph must end with a Conv that gives its output")
-    if layers[0][0].shape[1] != 1 or layers[-1][0].shape[0] != 1:
-        raise ValueError(f"{onnx_path}: only Y-channel (1 -> 1) networks are supported")
+    if layers[0][0].shape[1] != channels or layers[-1][0].shape[0] != channels:
+        what = "Y-channel (1 -> 1)" if channels == 1 else f"{channels} -> {channels} channel"
+        raise ValueError(f"{onnx_path}: only {what} networks are supported here")
     for (w0, _), (w1, _) in zip(layers, layers[1:]):
         if w1.shape[1] != w0.shape[0]:
             raise ValueError(f"{onnx_path}: channel counts of consecutive layers disagree")

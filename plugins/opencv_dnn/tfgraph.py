@@ -30,12 +30,15 @@ from srcnn.fast import split_carry
 
 from .graph import BICUBIC_PAD, bicubic_conv_weight, stack_radius
 
-__all__ = ["graphdef_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL"]
+__all__ = ["graphdef_lr_to_hr", "graphdef_rgb_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL", "EDSR_MEAN_BGR"]
 
 DT_FLOAT, DT_INT32 = 1, 3
 # y_studio = a * y_full + c and its inverse, for Y in [0, 1]
 FULL_TO_STUDIO = (219.0 / 255.0, 16.0 / 255.0)
 STUDIO_TO_FULL = (255.0 / 219.0, -16.0 / 219.0)
+# What dnn_superres's "edsr" path subtracts from the 0-255 BGR input and adds to the output
+# (DIV2K's mean; OpenCV's source constants, confirmed to 1e-5 by probe graphs).
+EDSR_MEAN_BGR = (103.1545782, 111.561547, 114.35629928)
 
 
 # --- protobuf wire format -------------------------------------------------------------------
@@ -101,9 +104,20 @@ def _node(name: str, op: str, inputs=(), **attrs) -> bytes:
 
 # --- the graph ------------------------------------------------------------------------------
 class _Builder:
-    def __init__(self):
+    """Nodes of a graph whose image tensors have ``channels`` channels (1: Y, 3: BGR/RGB).
+
+    The border helpers work on every channel at once: their fixed convolutions are diagonal
+    (channel c -> channel c), which for one channel are the plain 1 -> 1 kernels.
+    """
+
+    def __init__(self, channels: int = 1):
         self.parts: list[bytes] = []
         self.consts: dict[bytes, str] = {}
+        self.c = int(channels)
+
+    def diag(self, k: np.ndarray) -> np.ndarray:
+        """(kh, kw) kernel -> (C, C, kh, kw) weights applying it to each channel on its own."""
+        return np.einsum("ij,hw->ijhw", np.eye(self.c, dtype=np.float32), np.asarray(k, np.float32))
 
     def const(self, name: str, arr: np.ndarray) -> str:
         key = arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes()
@@ -170,15 +184,15 @@ class _Builder:
 
     def shifted(self, x: str, axis: int, tag: str) -> str:
         """y[i] = x[i - 1] along ``axis`` (x[-1] = 0): a one-tap Conv2D, padding SAME."""
-        k = np.zeros((1, 1, 3, 1) if axis == 1 else (1, 1, 1, 3), np.float32)
-        k[0, 0, 0, 0] = 1
-        return self.conv(tag, x, k, None, padding="SAME")
+        k = np.zeros((3, 1) if axis == 1 else (1, 3), np.float32)
+        k[0, 0] = 1
+        return self.conv(tag, x, self.diag(k), None, padding="SAME")
 
     def tail_mask(self, x: str, axis: int, n: int, tag: str) -> str:
         """0 over x, 1 over the n pixels a tail Pad adds (Pad writes zeros only: 1 - Pad(1))."""
-        one = np.ones((1, 1, 1, 1), np.float32)
-        ones = self.conv(f"{tag}/ones", x, 0 * one, one[0, 0, 0])
-        return self.conv(f"{tag}/mask", self.pad(f"{tag}/mask_pad", ones, axis, 0, n), -one, one[0, 0, 0])
+        one, ones_c = self.diag(np.ones((1, 1))), np.ones(self.c, np.float32)
+        ones = self.conv(f"{tag}/ones", x, 0 * one, ones_c)
+        return self.conv(f"{tag}/mask", self.pad(f"{tag}/mask_pad", ones, axis, 0, n), -one, ones_c)
 
     # As in graph.py: OpenCV 4.5's StridedSlice takes no negative begin, and its TF importer has
     # no edge Pad (MirrorPad is always REFLECT), so the far border is a reflect Pad, shifted by
@@ -196,26 +210,28 @@ class _Builder:
         f = self.front(x, axis, [0] * n, tag)
         shifted = self.shifted(self.pad(f"{tag}/refl", f, axis, 0, 1, mirror=True), axis, f"{tag}/shift")
         last = self.binary(f"{tag}/last", "Mul", self.tail_mask(f, axis, 1, tag), shifted)  # x(n-1) past the end
-        box = np.ones((1, 1, n, 1) if axis == 1 else (1, 1, 1, n), np.float32)
+        box = self.diag(np.ones((n, 1) if axis == 1 else (1, n)))
         spread = self.conv(f"{tag}/spread", self.pad(f"{tag}/box_in", last, axis, n - 1, n - 1), box, None)
         return self.binary(f"{tag}/pad", "Add", self.pad(f"{tag}/zeros", f, axis, 0, n), spread)
 
 
-def graphdef_lr_to_hr(layers, scale: int) -> bytes:
-    """Serialized GraphDef: full-range LR Y (N, h, w, 1) in [0, 1] -> full-range HR Y (N, Sh, Sw, 1).
-
-    ``layers`` is the weight file's conv stack [(w (out, in, k, k), b (out,))] (studio range).
-    """
-    s = int(scale)
-    g = _Builder()
-    g.parts.append(_node("input", "Placeholder", dtype=("type", DT_FLOAT), shape=("shape", [-1, -1, -1, 1])))
-    a, c = FULL_TO_STUDIO
-    cur = g.conv("to_studio", "input", np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
+def _lr_to_hr(layers, scale: int, channels: int, pre, post) -> bytes:
+    """The shared graph: ``pre`` and ``post`` are the (name, w (C, C, 1, 1), b (C,)) 1x1 convs
+    that convert from what ``dnn_superres`` feeds to what the weights expect, and back."""
+    s, nc = int(scale), int(channels)
+    if layers[0][0].shape[1] != nc or layers[-1][0].shape[0] != nc:
+        raise ValueError(f"the conv stack is not {nc} -> {nc} channels")
+    g = _Builder(nc)
+    g.parts.append(_node("input", "Placeholder", dtype=("type", DT_FLOAT), shape=("shape", [-1, -1, -1, nc])))
+    name, w, b = pre
+    cur = g.conv(name, "input", w, b)
     cur = g.sym_pad(cur, 1, "sym_h")
     cur = g.sym_pad(cur, 2, "sym_w")
     assert BICUBIC_PAD == 2
-    cur = g.conv("bicubic_phases", cur, bicubic_conv_weight(s).astype(np.float32), None)
+    cur = g.conv("bicubic_phases", cur, bicubic_conv_weight(s, nc).astype(np.float32), None)
     # OpenCV's importer reads 'block_size'; dnn_superres's own DepthToSpace layer reads 'blocksize'.
+    # Channel (py*S + px)*C + c -> pixel (S*i + py, S*j + px), channel c (TensorFlow's order,
+    # which dnn_superres's layer follows for C = 3 too: tested on OpenCV 4.5.5 and 5.0).
     g.parts.append(_node("bicubic", "DepthToSpace", [cur], T=("type", DT_FLOAT), block_size=("i", s),
                          blocksize=("i", s), data_format=("s", "NHWC")))
     cur = "bicubic"
@@ -223,7 +239,7 @@ def graphdef_lr_to_hr(layers, scale: int) -> bytes:
     if r:
         cur = g.rep_pad(cur, 1, r, "rep_h")
         cur = g.rep_pad(cur, 2, r, "rep_w")
-    core, carry = split_carry(layers)  # the pass-through channel apart, as in graph.py
+    core, carry = split_carry(layers)  # the pass-through channel apart, as in graph.py (Y only)
     for i, (w, b) in enumerate(core, 1):
         cur = g.conv(f"conv{i}", cur, w, b)
         if i < len(core):
@@ -238,7 +254,38 @@ def graphdef_lr_to_hr(layers, scale: int) -> bytes:
                 t = f"carry_relu{j}"
         g.parts.append(_node("cnn", "Add", [cur, t], T=("type", DT_FLOAT)))
         cur = "cnn"
-    a, c = STUDIO_TO_FULL
-    g.conv("to_full", cur, np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32))
+    name, w, b = post
+    g.conv(name, cur, w, b)
     versions = _bytes(4, _int(1, 27))  # GraphDef.versions = 4 { producer = 1 }
     return b"".join(g.parts) + versions
+
+
+def graphdef_lr_to_hr(layers, scale: int) -> bytes:
+    """Serialized GraphDef: full-range LR Y (N, h, w, 1) in [0, 1] -> full-range HR Y (N, Sh, Sw, 1).
+
+    For ``setModel("fsrcnn" | "espcn" | "lapsrn", S)``. ``layers`` is the weight file's conv
+    stack [(w (out, in, k, k), b (out,))] (studio range).
+    """
+    def lin(a, c):
+        return np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32)
+
+    return _lr_to_hr(layers, scale, 1, ("to_studio", *lin(*FULL_TO_STUDIO)), ("to_full", *lin(*STUDIO_TO_FULL)))
+
+
+def graphdef_rgb_lr_to_hr(layers, scale: int) -> bytes:
+    """Serialized GraphDef for ``setModel("edsr", S)``: what edsr feeds -> what it expects back.
+
+    ``upsample`` with "edsr" (OpenCV 4.5.5 and 5.0, measured with probe graphs) converts the
+    8-bit BGR image to float (0-255), subtracts ``EDSR_MEAN_BGR`` per channel and feeds
+    (1, 3, h, w) in B, G, R order; the output is taken as (1, 3, H, W) of any size, the means
+    are added back and it is rounded and saturated to uint8. ``layers``: an RGB conv stack
+    (3 -> 3, R, G, B in [0, 1]), as the 9-5-5-rgb weight file has. The first 1x1 conv gives
+    rgb = (bgr_fed + mean)[::-1] / 255, the last bgr = 255 rgb[::-1] - mean.
+    """
+    m = np.asarray(EDSR_MEAN_BGR, np.float64)
+    flip = np.eye(3)[::-1]  # channel c <- channel 2 - c
+    w_in = (flip / 255.0)[:, :, None, None].astype(np.float32)
+    b_in = (m[::-1] / 255.0).astype(np.float32)
+    w_out = (flip * 255.0)[:, :, None, None].astype(np.float32)
+    b_out = (-m).astype(np.float32)
+    return _lr_to_hr(layers, scale, 3, ("from_edsr", w_in, b_in), ("to_edsr", w_out, b_out))
