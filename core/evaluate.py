@@ -45,10 +45,16 @@ def evaluate(folder: str | Path, scale: float, model: Model | str | None = None,
         res = _evaluate_colour(folder, scale, model, engine, ensemble, progress)
         res.update(plan=how, ensemble=ensemble, channels=channels)
         if channels == "y":  # the Y of an RGB model's output, in the Y table's terms
-            for r in res["images"] + [res["mean"]]:
+            for r in res["images"]:
                 for m in list(r):
                     if isinstance(r[m], dict):
-                        r[m] = {"psnr": r[m]["psnr_y"]}
+                        r[m] = {"psnr": r[m].get("psnr_y_grey", r[m]["psnr_y"])}
+            res["mean"] = {m: {"psnr": float(np.mean([r[m]["psnr"] for r in res["images"]]))} for m in res["mean"]}
+        else:
+            for r in res["images"]:
+                for m in r.values():
+                    if isinstance(m, dict):
+                        m.pop("psnr_y_grey", None)
         return res
     paths = list_images(folder)
     if not paths:
@@ -96,6 +102,9 @@ def colour_scores(hr_rgb8: np.ndarray, out_rgb: np.ndarray, shave: int) -> dict:
             "psnr_y": float(ps[0]), "psnr_cb": float(ps[1]), "psnr_cr": float(ps[2])}
 
 
+_LUMA = np.array([0.299, 0.587, 0.114])  # full-range luma of R, G, B (the grey itself where R = G = B)
+
+
 def _evaluate_colour(folder, scale, model, engine, ensemble, progress) -> dict:
     from .pipeline import upscale
     from .protocol import modcrop, shave_for, shrink
@@ -110,15 +119,24 @@ def _evaluate_colour(folder, scale, model, engine, ensemble, progress) -> dict:
         hr = modcrop(np.dstack([img] * 3) if img.ndim == 2 else img, scale)
         lr = np.ascontiguousarray(shrink(hr.astype(np.float32) / np.float32(255.0), scale))
         b = shave_for(scale)
-        row = {"name": p.stem, "bicubic": colour_scores(hr, imresize(lr, scale), b)}
+        up = imresize(lr, scale)
+        row = {"name": p.stem, "bicubic": colour_scores(hr, up, b)}
         if model is not None:
             out = upscale(lr, scale, model=model, engine=engine, fast=False, ensemble=ensemble)
             row["srcnn"] = colour_scores(hr, out, b)
+        if img.ndim == 2:
+            # The Y table's protocol takes a grey image's own values as Y (full range), where the
+            # studio-range Y of YCbCr above compresses them by 219/255 (+1.3 dB): score the
+            # output's full-range luma against the grey image for that table.
+            smp = prepare(p.stem, img, scale)
+            for m, o in (("bicubic", up), ("srcnn", out if model is not None else None)):
+                if o is not None:
+                    row[m]["psnr_y_grey"] = score(smp, np.asarray(o, np.float64) @ _LUMA, scale, with_ssim=False)["psnr"]
         rows.append(row)
         if progress:
             progress(i + 1, len(paths))
     methods = ["bicubic"] + (["srcnn"] if model is not None else [])
-    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m] if k != "psnr_y_grey"} for m in methods}
     return {"folder": str(folder), "scale": scale,
             "model": (model if isinstance(model, str) else model.info.name) if model is not None else None,
             "images": rows, "mean": mean}

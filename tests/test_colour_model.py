@@ -103,3 +103,27 @@ def test_cli_and_eval_with_an_rgb_model(tmp_path, rgb_net):
     assert r.returncode == 0, r.stderr
     y = json.loads(r.stdout)["mean"]["srcnn"]["psnr"]
     assert y == pytest.approx(res["mean"]["srcnn"]["psnr_y"])
+
+
+def test_eval_of_an_rgb_model_scores_grey_images_as_the_y_protocol(tmp_path, rgb_net):
+    """A grey image's Y in the Y table is its own values (full range), not YCbCr's studio-range
+    Y of the image made RGB (which reads 1.3 dB higher): the Y results of an RGB model on a
+    folder with grey and colour images use the protocol's Y for each (Set14 has grey ones)."""
+    from srcnn.evaluate import evaluate
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    base = imresize(np.random.default_rng(4).random((16, 16)), 3.0)
+    grey = np.clip(base * 200 + 30, 0, 255).astype(np.uint8)
+    Image.fromarray(grey).save(folder / "a_grey.png")
+    Image.fromarray(picture(48, 45, 5)).save(folder / "b_colour.png")
+    y = evaluate(folder, 3, with_ssim=False)                       # the Y protocol, bicubic only
+    r = evaluate(folder, 3, rgb_net, with_ssim=False)              # an RGB model, Y table
+    by = {i["name"]: i for i in r["images"]}
+    yy = {i["name"]: i for i in y["images"]}
+    assert by["a_grey"]["bicubic"]["psnr"] == pytest.approx(yy["a_grey"]["bicubic"]["psnr"], abs=1e-6)
+    assert set(by["a_grey"]["srcnn"]) == {"psnr"}
+    assert r["mean"]["srcnn"]["psnr"] == pytest.approx(np.mean([i["srcnn"]["psnr"] for i in r["images"]]))
+    c = evaluate(folder, 3, rgb_net, with_ssim=False, channels="rgb")   # Table 5 columns: unchanged
+    g = {i["name"]: i for i in c["images"]}["a_grey"]["bicubic"]
+    assert "psnr_y_grey" not in g and g["psnr_y"] > by["a_grey"]["bicubic"]["psnr"] + 1.0  # 20 log10(255 / 219) = 1.32

@@ -33,6 +33,8 @@ SHIPPED = {
     "srcnn_935_x3": "x3_935v",
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgb",
+    "srcnn_955rgb_x2": "x2_955rgb",
+    "srcnn_955rgb_x4": "x4_955rgb",
 }
 
 
