@@ -30,7 +30,7 @@ SHIPPED = {
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915w",
     "srcnn_915_x4": "x4_915v",
-    "srcnn_935_x3": "x3_935v",
+    "srcnn_935_x3": "x3_935w",  # x3_935v + a second cycle (val20 28.092 -> 28.114)
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgb",
     "srcnn_955rgb_x2": "x2_955rgb",
