@@ -175,20 +175,32 @@ def test_rgb_pb_matches_core_on_small_images(rgb_built, s):
         assert_parity(sr.upsample(bgr), core_bgr(bgr, s, model))
 
 
-def shipped_rgb():
-    infos = [i for i in available_models(weights_dir()) if i.variant == "9-5-5-rgb" and i.scale == 3]
+def shipped_rgb(s=3):
+    infos = [i for i in available_models(weights_dir()) if i.variant == "9-5-5-rgb" and i.scale == s]
     if not infos:
-        pytest.skip(f"no shipped 9-5-5-rgb x3 weights in {weights_dir()}")
+        pytest.skip(f"no shipped 9-5-5-rgb x{s} weights in {weights_dir()}")
     return infos[0]
 
 
 def test_committed_rgb_pb_is_built_from_shipped_weights(tmp_path):
     info = shipped_rgb()
     assert build.main(["--out", str(tmp_path)]) == 0
-    committed = ocv.model_path(3, "pb", rgb=True)
-    assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
-        f"{committed.name} is stale: run `python build.py opencv` and commit"
+    for s in (2, 3, 4):
+        shipped_rgb(s)
+        committed = ocv.model_path(s, "pb", rgb=True)
+        assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
+            f"{committed.name} is stale: run `python build.py opencv` and commit"
     assert info.channels == 3
+
+
+@needs_superres
+@pytest.mark.parametrize("s", (2, 4))
+def test_shipped_rgb_pb_matches_core_x2_x4(s):
+    info = shipped_rgb(s)
+    sr = ocv.create_superres(s, rgb=True)
+    rng = np.random.default_rng(8)
+    smooth = cv2.GaussianBlur((rng.random((30, 41, 3)) * 255).astype(np.uint8), (5, 5), 1.2)
+    assert_parity(sr.upsample(smooth), core_bgr(smooth, s, info.manifest_path))
 
 
 @needs_superres
