@@ -280,7 +280,7 @@ def _stdio_paths(inputs: list, output: str):
               help="Output height in pixels; with --width: the largest size that fits inside both, "
                    "aspect ratio kept.")
 @click.option("--model", "-m", default="9-5-5", show_default=True,
-              help="9-5-5 (best), 9-3-5, 9-1-5 (fast), 9-5-5-rgb (the colour network, x3), or a path to "
+              help="9-5-5 (best), 9-3-5, 9-1-5 (fast), 9-5-5-rgb (the colour network), or a path to "
                    "a weight file (.onnx with its .json). `srcnn-cli models` lists them.")
 @click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
 @click.option("--tile", type=click.IntRange(16, 8192), default=512, show_default=True,

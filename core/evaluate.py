@@ -42,19 +42,8 @@ def evaluate(folder: str | Path, scale: float, model: Model | str | None = None,
     rgb_model = isinstance(model, Model) and model.info.channels == 3 or \
         isinstance(model, str) and _is_rgb(model, scale)
     if channels == "rgb" or rgb_model:
-        res = _evaluate_colour(folder, scale, model, engine, ensemble, progress)
+        res = _evaluate_colour(folder, scale, model, engine, ensemble, progress, y_table=channels == "y")
         res.update(plan=how, ensemble=ensemble, channels=channels)
-        if channels == "y":  # the Y of an RGB model's output, in the Y table's terms
-            for r in res["images"]:
-                for m in list(r):
-                    if isinstance(r[m], dict):
-                        r[m] = {"psnr": r[m].get("psnr_y_grey", r[m]["psnr_y"])}
-            res["mean"] = {m: {"psnr": float(np.mean([r[m]["psnr"] for r in res["images"]]))} for m in res["mean"]}
-        else:
-            for r in res["images"]:
-                for m in r.values():
-                    if isinstance(m, dict):
-                        m.pop("psnr_y_grey", None)
         return res
     paths = list_images(folder)
     if not paths:
@@ -105,7 +94,9 @@ def colour_scores(hr_rgb8: np.ndarray, out_rgb: np.ndarray, shave: int) -> dict:
 _LUMA = np.array([0.299, 0.587, 0.114])  # full-range luma of R, G, B (the grey itself where R = G = B)
 
 
-def _evaluate_colour(folder, scale, model, engine, ensemble, progress) -> dict:
+def _evaluate_colour(folder, scale, model, engine, ensemble, progress, y_table: bool = False) -> dict:
+    """Table 5's scores of every image; ``y_table``: only the Y PSNR, in the Y table's terms (the
+    Y of an RGB model's output; a grey image scored on its own values, as the Y protocol does)."""
     from .pipeline import upscale
     from .protocol import modcrop, shave_for, shrink
     from .resize import imresize
@@ -124,19 +115,21 @@ def _evaluate_colour(folder, scale, model, engine, ensemble, progress) -> dict:
         if model is not None:
             out = upscale(lr, scale, model=model, engine=engine, fast=False, ensemble=ensemble)
             row["srcnn"] = colour_scores(hr, out, b)
-        if img.ndim == 2:
-            # The Y table's protocol takes a grey image's own values as Y (full range), where the
-            # studio-range Y of YCbCr above compresses them by 219/255 (+1.3 dB): score the
-            # output's full-range luma against the grey image for that table.
-            smp = prepare(p.stem, img, scale)
-            for m, o in (("bicubic", up), ("srcnn", out if model is not None else None)):
-                if o is not None:
-                    row[m]["psnr_y_grey"] = score(smp, np.asarray(o, np.float64) @ _LUMA, scale, with_ssim=False)["psnr"]
+        if y_table:
+            row = {"name": p.stem, **{m: {"psnr": v["psnr_y"]} for m, v in row.items() if m != "name"}}
+            if img.ndim == 2:
+                # The Y protocol takes a grey image's own values as Y (full range), where the
+                # studio-range Y of YCbCr above compresses them by 219/255 (+1.3 dB): score the
+                # output's full-range luma against the grey image.
+                smp = prepare(p.stem, img, scale)
+                for m, o in (("bicubic", up), ("srcnn", out if model is not None else None)):
+                    if o is not None:
+                        row[m]["psnr"] = score(smp, np.asarray(o, np.float64) @ _LUMA, scale, with_ssim=False)["psnr"]
         rows.append(row)
         if progress:
             progress(i + 1, len(paths))
     methods = ["bicubic"] + (["srcnn"] if model is not None else [])
-    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m] if k != "psnr_y_grey"} for m in methods}
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
     return {"folder": str(folder), "scale": scale,
             "model": (model if isinstance(model, str) else model.info.name) if model is not None else None,
             "images": rows, "mean": mean}

@@ -22,7 +22,7 @@ from .colour import _OFFSET, _T, _T_INV, _MAX
 from .ensemble import passes_of, run_ensemble
 from .factors import Plan, apply_resample, plan_for, resample_axis, stage_sizes
 from .resize import output_size, resize_region
-from .runtime import Model, ModelError, load_model, models_by_scale
+from .runtime import Model, load_model, models_by_scale
 
 __all__ = ["upscale", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
 

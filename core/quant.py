@@ -33,6 +33,7 @@ fails the bar). The .onnx file and its sha256 are unchanged.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -51,10 +52,12 @@ HEADROOM = 1.25
 SAMPLES_PER_IMAGE = 20000
 
 
-def _cpu_flags() -> set[str] | None:
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str] | None:
+    """This CPU's flags from /proc/cpuinfo (read once), or None where it cannot be read."""
     try:
         with open("/proc/cpuinfo") as f:
-            return set(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
+            return frozenset(next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), []))
     except OSError:
         return None
 
