@@ -217,3 +217,46 @@ def test_y_folder_gives_the_same_pairs(data, tmp_path):
         assert len(a.pairs[s]) == len(b.pairs[s])
         for (h1, l1), (h2, l2) in zip(a.pairs[s], b.pairs[s]):
             assert np.array_equal(h1, h2) and np.array_equal(l1, l2)
+
+
+def _kill(model, layer, units):
+    """Make ``units`` of hidden ``layer`` dead: a bias far below any response."""
+    with torch.no_grad():
+        model.convs[layer].bias[units] = -1e3
+
+
+def test_revive_keeps_the_function_and_wakes_dead_units():
+    from srcnn.training.model import hidden_activity, revive_dead_units
+    torch.manual_seed(0)
+    model = SRCNN(SRCNNConfig(n1=16, n2=8))
+    _kill(model, 0, [1, 5, 9])
+    _kill(model, 1, [2, 6])
+    x = torch.rand(4, 1, 40, 40)
+    act = hidden_activity(model, x)
+    assert [int((a == 0).sum()) for a in act] == [3, 2]
+    before = model(x).detach()
+    n = revive_dead_units(model, x, torch.Generator().manual_seed(0))
+    assert n == [3, 2]
+    # Outgoing weights of the revived units are 0: the same output, bit for bit.
+    assert torch.equal(model(x), before)
+    after = hidden_activity(model, x)
+    for a, dead in zip(after, ([1, 5, 9], [2, 6])):
+        assert (a[dead] > 0.2).all() and (a[dead] < 0.8).all(), a[dead]   # a bias at the median
+    live2 = [u for u in range(8) if u not in (2, 6)]   # revived layer-2 units got a copy + noise
+    assert not model.convs[1].weight[live2][:, [1, 5, 9]].any()
+    assert not model.convs[2].weight[:, [2, 6]].any()
+    # And training reaches them: the zeroed outgoing weights get a gradient.
+    loss = (model(x) - before - 0.01).pow(2).mean()
+    loss.backward()
+    assert model.convs[2].weight.grad[:, [2, 6]].abs().sum() > 0
+
+
+def test_revive_option_runs(data, tmp_path):
+    assert train_main(args(data, tmp_path, "src", "--steps", "10")) == 0
+    src = tmp_path / "src" / "last.pt"
+    ck = torch.load(src, weights_only=False)
+    ck["ema"]["conv1.bias"][:4] = -1e3        # four dead layer-1 units
+    torch.save(ck, src)
+    assert train_main(args(data, tmp_path, "rv", "--steps", "10", "--init", str(src), "--revive")) == 0
+    out = torch.load(tmp_path / "rv" / "last.pt", weights_only=False)
+    assert (out["ema"]["conv1.bias"][:4] > -100).all()

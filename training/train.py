@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from srcnn.protocol import list_images, load_uint8, prepare, score
 from .data import PairBank, default_dataset_root
-from .model import SRCNN, SRCNNConfig
+from .model import SRCNN, SRCNNConfig, revive_dead_units
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (e.g. another scale)")
     p.add_argument("--paper-init", action="store_true", help="Gaussian std 0.001 init, zero biases")
+    p.add_argument("--revive", action="store_true",
+                   help="with --init: give hidden units that never fire on a calibration batch new "
+                        "incoming weights (outgoing 0, so step 0 computes the same function)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights that are validated and exported")
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--ckpt-every", type=int, default=250)
@@ -278,6 +281,17 @@ def main(argv=None) -> int:
     if gather:
         from .data import GatherSampler
         samplers = {s: GatherSampler(bank, s, device) for s in scales}
+    if args.revive and step == 0:
+        # Dead ReLU units (never > 0) are lost capacity; revived on 256 patches of the first scale.
+        crng = np.random.default_rng([args.seed, 1 << 20])
+        cx, _ = bank.batch(crng, scales[0], 256, args.patch, cfg.shrink, args.augment)
+        gen = torch.Generator().manual_seed(args.seed)
+        model.cpu()
+        n = revive_dead_units(model, torch.from_numpy(cx), gen)
+        model.to(device)
+        ema.load_state_dict(model.state_dict())
+        if rank == 0:
+            print(f"{args.name}: revived {n} dead units per hidden layer", flush=True)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
     val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in val_paths]
                 for s in scales}
