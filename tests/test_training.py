@@ -260,3 +260,34 @@ def test_revive_option_runs(data, tmp_path):
     assert train_main(args(data, tmp_path, "rv", "--steps", "10", "--init", str(src), "--revive")) == 0
     out = torch.load(tmp_path / "rv" / "last.pt", weights_only=False)
     assert (out["ema"]["conv1.bias"][:4] > -100).all()
+
+
+def test_patch_losses():
+    from srcnn.training.train import LOGMSE_FLOOR, patch_loss
+    y = torch.zeros(2, 1, 4, 4)
+    pred = torch.zeros(2, 1, 4, 4)
+    pred[0] += 0.01                        # a well-restored patch
+    pred[1] += 0.1                         # a poorly restored one, 10x the error
+    assert torch.isclose(patch_loss(pred, y, "mse"), torch.tensor((0.01 ** 2 + 0.1 ** 2) / 2))
+    assert torch.isclose(patch_loss(pred, y, "l1"), torch.tensor(0.055))
+    m = torch.tensor([0.01 ** 2, 0.1 ** 2])
+    want = torch.log(m + LOGMSE_FLOOR).mean() * (m.mean() + LOGMSE_FLOOR)
+    assert torch.isclose(patch_loss(pred, y, "logmse"), want)
+    # mse: the poor patch pulls 10x harder per pixel; logmse (the mean of the patches' PSNR):
+    # both patches' dB count alike, so the good patch gets the larger per-pixel gradient.
+    grads = {}
+    for kind in ("mse", "logmse"):
+        p = pred.clone().requires_grad_(True)
+        patch_loss(p, y, kind).backward()
+        grads[kind] = p.grad.abs().mean((1, 2, 3))
+    assert torch.isclose(grads["mse"][1] / grads["mse"][0], torch.tensor(10.0))
+    # d/de log(e^2 + floor) = 2e / (e^2 + floor): 0.01 / (1e-4 + 1e-6) against 0.1 / (1e-2 + 1e-6)
+    want = (0.01 / (0.01 ** 2 + LOGMSE_FLOOR)) / (0.1 / (0.1 ** 2 + LOGMSE_FLOOR))
+    assert torch.isclose(grads["logmse"][0] / grads["logmse"][1], torch.tensor(want), rtol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["l1", "logmse"])
+def test_loss_options_run(data, tmp_path, loss):
+    assert train_main(args(data, tmp_path, loss, "--steps", "20", "--lr", "3e-3", "--loss", loss)) == 0
+    rows = (tmp_path / loss / "log.csv").read_text().splitlines()[1:]
+    assert all(np.isfinite(float(r.split(",")[4])) for r in rows)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (e.g. another scale)")
     p.add_argument("--paper-init", action="store_true", help="Gaussian std 0.001 init, zero biases")
+    p.add_argument("--loss", choices=["mse", "l1", "logmse"], default="mse",
+                   help="mse: the paper's; l1: mean absolute error; logmse: the mean over patches of "
+                        "log(MSE of the patch), the per-image mean PSNR that the tables report")
     p.add_argument("--revive", action="store_true",
                    help="with --init: give hidden units that never fire on a calibration batch new "
                         "incoming weights (outgoing 0, so step 0 computes the same function)")
@@ -364,7 +367,7 @@ def main(argv=None) -> int:
             pred = ddp(x)
         pred = pred.float()
         if loss_mask is None:
-            loss = F.mse_loss(pred, y)
+            loss = patch_loss(pred, y, args.loss)
         else:
             loss = (((pred - y) ** 2) * loss_mask).mean() * cfg.channels / loss_mask.sum()
         opt.zero_grad(set_to_none=True)
@@ -398,6 +401,20 @@ def main(argv=None) -> int:
         dist.barrier()
         dist.destroy_process_group()
     return 0
+
+
+# logmse: the log of each patch's MSE plus this floor (a 60 dB patch), so flat patches cannot
+# dominate; scaled by the batch's mean MSE so its gradient is on MSE's scale (the same lr works).
+LOGMSE_FLOOR = 1e-6
+
+
+def patch_loss(pred: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "l1":
+        return (pred - y).abs().mean()
+    if kind == "logmse":
+        m = ((pred - y) ** 2).mean((1, 2, 3))
+        return torch.log(m + LOGMSE_FLOOR).mean() * (m.mean().detach() + LOGMSE_FLOOR)
+    return F.mse_loss(pred, y)
 
 
 def _sync(device) -> None:
