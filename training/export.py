@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # weight-file name -> (training run, recipe line that made it)
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
-    "srcnn_955_x3": "x3_955h",
-    "srcnn_955_x4": "x4_955v",  # x4_955r + a cycle on the 491 images, bf16 (val20 26.720 -> 26.725)
+    "srcnn_955_x3": "x3_955v",  # x3_955h + a cycle on the 491 images, bf16 (val20 28.227 -> 28.236)
+    "srcnn_955_x4": "x4_955w",  # x4_955v + a cycle with its dead units revived (val20 26.725 -> 26.735)
     "srcnn_915_x3": "x3_915h",
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915x",  # a third cycle, bf16 (val20 30.857 -> 30.926)
