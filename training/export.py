@@ -28,7 +28,7 @@ SHIPPED = {
     "srcnn_955_x4": "x4_955w",  # x4_955v + a cycle with its dead units revived (val20 26.725 -> 26.735)
     "srcnn_915_x3": "x3_915h",
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
-    "srcnn_915_x2": "x2_915x",  # a third cycle, bf16 (val20 30.857 -> 30.926)
+    "srcnn_915_x2": "x2_915y",  # a fourth cycle, dead units revived (val20 30.926 -> 30.978)
     "srcnn_915_x4": "x4_915v",
     "srcnn_935_x3": "x3_935w",  # x3_935v + a second cycle (val20 28.092 -> 28.114)
     # the paper's colour network (training/recipes/colour.sh)

@@ -5,7 +5,8 @@
 # so step 0 computes the same function; the trained 9-5-5 x4 had 15 of 64 layer-1 and 9 of 32
 # layer-2 units dead on the validation images).
 #   lane_a: 9-5-5 x3 (x3_955v finished first, then x3_955w), then 9-3-5 x3 (x3_935x).
-#   lane_b: 9-5-5 x4 (x4_955w), then 9-1-5 x2 (x2_915y), then a second revived x4 cycle
+#   lane_b: 9-5-5 x4 (x4_955w), then 9-1-5 x2 (x2_915y, x2_915z: val20 rose 0.05 dB in x2_915y),
+#           then a second x4 cycle
 #           (x4_955x: x4_955w moved Set5 / Set14 by +0.023 / +0.021, still short of the must).
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
 #   bash training/recipes/v4.sh            # both lanes in the background, logs in runs/
@@ -30,6 +31,7 @@ lane_a() {
 lane_b() {
   $T --name x4_955w --init runs/x4_955v/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-6000}
   $T --name x2_915y --init runs/x2_915x/last.pt --scales 2 --filters 9-1-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
+  $T --name x2_915z --init runs/x2_915y/last.pt --scales 2 --filters 9-1-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
   $T --name x4_955x --init runs/x4_955w/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-6000}
 }
 
