@@ -291,3 +291,25 @@ def test_loss_options_run(data, tmp_path, loss):
     assert train_main(args(data, tmp_path, loss, "--steps", "20", "--lr", "3e-3", "--loss", loss)) == 0
     rows = (tmp_path / loss / "log.csv").read_text().splitlines()[1:]
     assert all(np.isfinite(float(r.split(",")[4])) for r in rows)
+
+
+def test_regrow_restarts_the_least_used_units():
+    from srcnn.training.model import revive_dead_units, unit_contributions
+    torch.manual_seed(1)
+    model = SRCNN(SRCNNConfig(n1=16, n2=8))
+    x = torch.rand(4, 1, 40, 40)
+    with torch.no_grad():
+        model.conv3.weight[:, 3] *= 1e-3        # layer-2 unit 3 carries almost nothing
+    c = unit_contributions(model, x, 1)
+    assert int(torch.argmin(c)) == 3
+    # its contribution is the output change when it is removed
+    ref = model(x).detach()
+    with torch.no_grad():
+        w = model.conv3.weight[:, 3].clone()
+        model.conv3.weight[:, 3] = 0
+        assert torch.isclose((model(x) - ref).pow(2).mean(), c[3], rtol=1e-4)
+        model.conv3.weight[:, 3] = w
+    before = model(x).detach()
+    assert revive_dead_units(model, x, torch.Generator().manual_seed(0), regrow=(0, 1))[1] == 1
+    assert not model.conv3.weight[:, 3].any()
+    assert (model(x) - before).abs().max() < 1e-3   # only its tiny share of the function is gone

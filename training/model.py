@@ -95,8 +95,31 @@ def hidden_activity(model: SRCNN, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
+def unit_contributions(model: SRCNN, x: torch.Tensor, layer: int) -> torch.Tensor:
+    """Per unit of hidden ``layer``: the mean squared change of the network's output on ``x``
+    when that unit's outgoing weights are zeroed (how much of the function it carries)."""
+    convs = model.convs
+    h = x
+    for c in convs[:layer + 1]:
+        h = F.relu(c(h))
+
+    def rest(h):
+        for c in convs[layer + 1:-1]:
+            h = F.relu(c(h))
+        return convs[-1](h)
+    base = rest(h)
+    out = torch.empty(h.shape[1])
+    for u in range(h.shape[1]):
+        keep = h[:, u].clone()
+        h[:, u] = 0.0
+        out[u] = (rest(h) - base).pow(2).mean()
+        h[:, u] = keep
+    return out
+
+
+@torch.no_grad()
 def revive_dead_units(model: SRCNN, x: torch.Tensor, gen: torch.Generator, floor: float = 0.0,
-                      noise: float = 0.1) -> list[int]:
+                      noise: float = 0.1, regrow: tuple[int, ...] = ()) -> list[int]:
     """Give hidden units that never fire on ``x`` (active fraction <= ``floor``) new incoming weights.
 
     A ReLU unit whose bias has been driven below every response it sees gets no gradient again,
@@ -104,7 +127,10 @@ def revive_dead_units(model: SRCNN, x: torch.Tensor, gen: torch.Generator, floor
     layer-2 units). Each dead unit gets a copy of a live unit of its layer, turned by one of the
     7 non-identity rotations/flips and perturbed by ``noise`` times the copy's std, and a bias
     that makes it fire on half of ``x``; its outgoing weights are set to 0, so the model computes
-    exactly what it did (training then grows them). Returns the number revived per layer.
+    exactly what it did (training then grows them). ``regrow[l]`` more live units of hidden layer
+    l, those carrying the least of the function (``unit_contributions`` on the first 32 patches),
+    are started afresh the same way; that changes the function by their small share. Returns the
+    number of units re-initialised per layer.
     """
     convs = model.convs
     revived = []
@@ -115,7 +141,12 @@ def revive_dead_units(model: SRCNN, x: torch.Tensor, gen: torch.Generator, floor
         act = F.relu(conv(y))
         frac = (act > 0).float().mean((0, 2, 3))
         dead = torch.nonzero(frac <= floor).flatten().tolist()
-        live = torch.nonzero(frac > floor).flatten()
+        n_more = regrow[li] if li < len(regrow) else 0
+        if n_more:
+            contrib = unit_contributions(model, x[:32], li)
+            contrib[dead] = float("inf")
+            dead += torch.argsort(contrib)[:n_more].tolist()
+        live = torch.tensor([u for u in range(conv.out_channels) if u not in dead], dtype=torch.long)
         if not dead or len(live) == 0:
             revived.append(0)
             continue

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--init", default=None, help="start from this checkpoint's weights (e.g. another scale)")
     p.add_argument("--paper-init", action="store_true", help="Gaussian std 0.001 init, zero biases")
+    p.add_argument("--regrow", default=None,
+                   help="with --revive: also start afresh this many live units per hidden layer "
+                        "(comma-separated, e.g. 8,4), those carrying the least of the function")
     p.add_argument("--loss", choices=["mse", "l1", "logmse"], default="mse",
                    help="mse: the paper's; l1: mean absolute error; logmse: the mean over patches of "
                         "log(MSE of the patch), the per-image mean PSNR that the tables report")
@@ -290,7 +293,8 @@ def main(argv=None) -> int:
         cx, _ = bank.batch(crng, scales[0], 256, args.patch, cfg.shrink, args.augment)
         gen = torch.Generator().manual_seed(args.seed)
         model.cpu()
-        n = revive_dead_units(model, torch.from_numpy(cx), gen)
+        regrow = tuple(int(v) for v in args.regrow.split(",")) if args.regrow else ()
+        n = revive_dead_units(model, torch.from_numpy(cx), gen, regrow=regrow)
         model.to(device)
         ema.load_state_dict(model.state_dict())
         if rank == 0:
