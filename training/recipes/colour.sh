@@ -12,9 +12,10 @@ PY=${PYTHON:-python}
 T="$PY build.py train --threads ${THREADS:-1} --colour rgb --data T91,BSD200_train,BSDS500_test
    --holdout training/splits/val20.txt --val training/splits/val20.txt --hr-scales 1,0.9,0.8,0.7,0.6
    --pad-borders --batch 32 --patch 96 --lr 1e-4 --warmup 100 --val-every 250 --ckpt-every 250"
-declare -A FROM=([3]=runs/x3_955h/last.pt [2]=runs/x2_955h/last.pt [4]=runs/x4_955r/last.pt)
+# FROM2 / FROM3 / FROM4: start from another Y run; SUFFIX: appended to the run name; AMP=bf16.
+declare -A FROM=([3]=${FROM3:-runs/x3_955h/last.pt} [2]=${FROM2:-runs/x2_955h/last.pt} [4]=${FROM4:-runs/x4_955r/last.pt})
 for s in "${@:-3 2 4}"; do
   for t in $s; do
-    $T --name x${t}_955rgb --init "${FROM[$t]}" --scales "$t" --steps ${STEPS:-2000}
+    $T --name x${t}_955rgb${SUFFIX:-} --init "${FROM[$t]}" --scales "$t" --steps ${STEPS:-2000} --amp ${AMP:-none}
   done
 done
