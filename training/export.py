@@ -30,7 +30,7 @@ SHIPPED = {
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
     "srcnn_915_x4": "x4_915v",
-    "srcnn_935_x3": "x3_935w",  # x3_935v + a second cycle (val20 28.092 -> 28.114)
+    "srcnn_935_x3": "x3_935x",  # x3_935v, w, x (dead units revived): val20 28.092 -> 28.114 -> 28.136
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbw",  # again from the shipped x3 (x3_955x): image val20 32.895 -> 32.917
     "srcnn_955rgb_x2": "x2_955rgb",
