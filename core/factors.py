@@ -59,13 +59,15 @@ def plan_for(scale: float, available) -> Plan:
     """The plan for ``scale`` (>= 1) with models trained for the integer factors ``available``.
 
     A trained factor runs its own model. Any other starts with the smallest trained factor f
-    (x2 for the shipped 9-5-5: the strongest model of the three, +0.20 dB over the paper where
-    x3 and x4 are +0.04 and +0.00) and, if f < s, goes on with the plan for s / f, ending with
+    (x2 for the shipped 9-5-5: the strongest model of the three, +0.20 dB over the paper on Set5
+    where x3 and x4 are +0.10 and +0.04) and, if f < s, goes on with the plan for s / f, ending with
     the smallest trained factor at or above what is left; then bicubic to the exact factor.
     So x1.5 = x2; x2.5 and x3.5 = x2 then x2; x4.5 to x6 = x2 then x3; x7 and x8 = x2 then x4.
     Measured on the validation split (``bench/factors.py --sets training/splits/val20.txt``):
     x2 then x2 beats the single x3 model at x2.5 (27.39 against 27.34 dB) and the x4 model at
     x3.5 (25.39 / 25.34), x2 then x3 beats x3 then x2, x4 then x2 and x2 x2 x2 at x4.5 and x5.
+    With the x3 / x4 models of stage 6 (x3_955y, x4_955y): x2.5 29.402 against 29.379 (x3), x3.5
+    27.419 against 27.374 (x4), where x2 then x3 now gives 27.429 (not switched yet).
     """
     avail = sorted({int(k) for k in available if int(k) >= 2})
     if not avail:
