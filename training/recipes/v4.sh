@@ -7,12 +7,12 @@
 #   lane_a: 9-5-5 x3 (x3_955v finished first, then x3_955w, then x3_955x with --regrow), the
 #           colour network again from the better of the two on val20 (x3_955rgbw; the Y models
 #           had overtaken the RGB ones), then 9-3-5 x3 (x3_935x), then
-#           another --regrow cycle of 9-5-5 x3 (x3_955y).
+#           more --regrow cycles of 9-5-5 x3 (x3_955y, x3_955z).
 #   lane_b: 9-5-5 x4 (x4_955w), then 9-1-5 x2 (x2_915y, x2_915z: val20 rose 0.05 dB in x2_915y),
 #           then a second x4 cycle with --regrow 8,4 (no unit of x4_955w is dead any more: its 8
 #           layer-1 and 4 layer-2 units that carry the least of the function start afresh), then
 #           the colour network from the better x4 on val20 (x4_955rgbw), then another --regrow
-#           cycle of x4 (x4_955y).
+#           cycle of x4 (x4_955y, x4_955z).
 #           (x4_955x: x4_955w moved Set5 / Set14 by +0.023 / +0.021, still short of the must).
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
 #   bash training/recipes/v4.sh            # both lanes in the background, logs in runs/
@@ -43,6 +43,7 @@ lane_a() {
   SUFFIX=w AMP=$AMP FROM3=runs/$(best x3_955w x3_955x)/last.pt bash training/recipes/colour.sh 3
   $T --name x3_935x --init runs/x3_935w/last.pt --scales 3 --filters 9-3-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
   $T --name x3_955y --init runs/x3_955x/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-4000} --regrow 8,4
+  $T --name x3_955z --init runs/x3_955y/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-4000} --regrow 8,4
 }
 
 lane_b() {
@@ -52,6 +53,7 @@ lane_b() {
   $T --name x4_955x --init runs/x4_955w/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000} --regrow 8,4
   SUFFIX=w AMP=$AMP FROM4=runs/$(best x4_955w x4_955x)/last.pt bash training/recipes/colour.sh 4
   $T --name x4_955y --init runs/x4_955x/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000} --regrow 8,4
+  $T --name x4_955z --init runs/x4_955y/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000} --regrow 8,4
 }
 
 mkdir -p runs
