@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # weight-file name -> (training run, recipe line that made it)
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
-    "srcnn_955_x3": "x3_955y",  # x3_955h, v (491 images), w (dead units revived), x, y (--regrow 8,4): val20 28.227 -> 28.236 -> 28.251 -> 28.254 -> 28.258
-    "srcnn_955_x4": "x4_955y",  # x4_955v, w (dead units revived), x, y (--regrow 8,4): val20 26.725 -> 26.735 -> 26.740 -> 26.743
+    "srcnn_955_x3": "x3_955z",  # x3_955h, v (491 images), w (dead units revived), x, y, z (--regrow 8,4): val20 28.227 -> 28.236 -> 28.251 -> 28.254 -> 28.258 -> 28.262
+    "srcnn_955_x4": "x4_955z",  # x4_955v, w (dead units revived), x, y, z (--regrow 8,4): val20 26.725 -> 26.735 -> 26.740 -> 26.743 -> 26.746
     "srcnn_915_x3": "x3_915h",
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
