@@ -313,3 +313,10 @@ def test_regrow_restarts_the_least_used_units():
     assert revive_dead_units(model, x, torch.Generator().manual_seed(0), regrow=(0, 1))[1] == 1
     assert not model.conv3.weight[:, 3].any()
     assert (model(x) - before).abs().max() < 1e-3   # only its tiny share of the function is gone
+
+
+def test_regrow_without_revive_is_an_error(capsys):
+    """--regrow only acts inside --revive; alone it used to be ignored without a word."""
+    with pytest.raises(SystemExit) as e:
+        train_main(["--name", "r", "--regrow", "8,4", "--steps", "1"])
+    assert e.value.code == 2 and "--revive" in capsys.readouterr().err

@@ -29,7 +29,11 @@ from .model import SRCNN, SRCNNConfig, revive_dead_units
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.regrow and not args.revive:
+        p.error("--regrow works with --revive (and --init); add --revive")
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
