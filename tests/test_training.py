@@ -320,3 +320,24 @@ def test_regrow_without_revive_is_an_error(capsys):
     with pytest.raises(SystemExit) as e:
         train_main(["--name", "r", "--regrow", "8,4", "--steps", "1"])
     assert e.value.code == 2 and "--revive" in capsys.readouterr().err
+
+
+def test_swa_is_the_plain_mean_of_the_weights(data, tmp_path, monkeypatch):
+    """--swa-start K: the exported weights are the mean of the model after steps K+1 .. end."""
+    from srcnn.training import train
+    seen = {}
+    orig = train.save_atomic
+
+    def save(obj, path):
+        seen[obj["step"]] = {k: v.clone() for k, v in obj["model"].items()}
+        orig(obj, path)
+    monkeypatch.setattr(train, "save_atomic", save)
+    a = args(data, tmp_path, "swa", "--steps", "12", "--swa-start", "8", "--schedule", "constant",
+             "--lr", "3e-3")
+    a[a.index("--ckpt-every") + 1] = "1"
+    assert train_main(a) == 0
+    ema = torch.load(tmp_path / "swa" / "last.pt", weights_only=False)["ema"]
+    for k, v in ema.items():
+        mean = sum(seen[s][k] for s in range(9, 13)) / 4
+        assert torch.allclose(v, mean, atol=1e-6), k
+        assert not torch.allclose(v, seen[12][k]), k  # an average, not the last weights

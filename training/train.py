@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --init: give hidden units that never fire on a calibration batch new "
                         "incoming weights (outgoing 0, so step 0 computes the same function)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights that are validated and exported")
+    p.add_argument("--swa-start", type=int, default=None,
+                   help="from this step on, the validated and exported weights are the plain mean of "
+                        "the weights after every step (stochastic weight averaging; use with "
+                        "--schedule constant) instead of the EMA")
     p.add_argument("--val-every", type=int, default=1000)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
@@ -382,7 +386,10 @@ def main(argv=None) -> int:
         loss.backward()
         opt.step()
         with torch.no_grad():
-            d = min(args.ema, (1 + step) / (10 + step))
+            if args.swa_start is not None and step >= args.swa_start:
+                d = (step - args.swa_start) / (step - args.swa_start + 1)  # running plain mean
+            else:
+                d = min(args.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.mul_(d).add_(pm.detach(), alpha=1 - d)
         step += 1

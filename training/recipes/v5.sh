@@ -4,7 +4,7 @@
 # (9-5-5: +0.003 to +0.004 dB per cycle, 9-3-5: +0.02), so this stage is more of the same.
 #   lane_a: 9-3-5 x3 (furthest from its must: x3_935y, x3_935z), alternating with 9-5-5 x3
 #           (x3_955za, x3_955zb).
-#   lane_b: 9-5-5 x4 (x4_955za, zb, zc, zd).
+#   lane_b: 9-5-5 x4 (x4_955za, zb, zc, zd), with a pilot of weight averaging (p_x4_swa).
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
 #   bash training/recipes/v5.sh            # both lanes in the background, logs in runs/
 #   bash training/recipes/v5.sh lane_a     # one lane in the foreground
@@ -32,6 +32,9 @@ lane_b() {
   bash training/recipes/v4.sh lane_b
   $T --name x4_955za --init runs/x4_955z/last.pt  --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
   $T --name x4_955zb --init runs/x4_955za/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
+  # Pilot: stochastic weight averaging from the same start as x4_955zb (no regrow, constant lr).
+  ${T% --revive --regrow 8,4} --name p_x4_swa --init runs/x4_955za/last.pt --scales 4 --filters 9-5-5 --lr 1e-4 \
+     --schedule constant --swa-start 1000 --steps 5000
   $T --name x4_955zc --init runs/x4_955zb/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
   $T --name x4_955zd --init runs/x4_955zc/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
 }
