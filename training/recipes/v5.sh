@@ -2,9 +2,11 @@
 # Session plan for two CPU lanes of one thread (resumable; a finished run is skipped): more
 # --regrow cycles from the last runs of v4.sh. Every cycle of v4.sh beat the one before on val20
 # (9-5-5: +0.003 to +0.004 dB per cycle, 9-3-5: +0.02), so this stage is more of the same.
-#   lane_a: 9-3-5 x3 (furthest from its must: x3_935y, x3_935z), alternating with 9-5-5 x3
-#           (x3_955za, x3_955zb).
-#   lane_b: 9-5-5 x4 (x4_955za, zb, zc, zd), with a pilot of weight averaging (p_x4_swa).
+#   lane_a: 9-3-5 x3 (furthest from its must: x3_935y, z, za, ...), alternating with 9-5-5 x3
+#           (x3_955za, zb, ...).
+#   lane_b: 9-5-5 x4 (x4_955za, zb, ... zh), with a pilot of weight averaging (p_x4_swa: from
+#           x4_955za, constant lr 1e-4, mean of the weights after step 1,000; val20 26.751, the
+#           same as the regrow cycle x4_955zb from the same start, so the cycles go on).
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
 #   bash training/recipes/v5.sh            # both lanes in the background, logs in runs/
 #   bash training/recipes/v5.sh lane_a     # one lane in the foreground
@@ -26,6 +28,12 @@ lane_a() {
   $T --name x3_955zb --init runs/x3_955za/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-4000}
   $T --name x3_935za --init runs/x3_935z/last.pt  --scales 3 --filters 9-3-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
   $T --name x3_955zc --init runs/x3_955zb/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-4000}
+  $T --name x3_935zb --init runs/x3_935za/last.pt --scales 3 --filters 9-3-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
+  $T --name x3_955zd --init runs/x3_955zc/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-4000}
+  $T --name x3_935zc --init runs/x3_935zb/last.pt --scales 3 --filters 9-3-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
+  $T --name x3_955ze --init runs/x3_955zd/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-4000}
+  $T --name x3_935zd --init runs/x3_935zc/last.pt --scales 3 --filters 9-3-5 --lr 3e-4 --steps ${STEPS_FAST:-4000}
+  $T --name x3_955zf --init runs/x3_955ze/last.pt --scales 3 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955:-4000}
 }
 
 lane_b() {
@@ -37,6 +45,10 @@ lane_b() {
      --schedule constant --swa-start 1000 --steps 5000
   $T --name x4_955zc --init runs/x4_955zb/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
   $T --name x4_955zd --init runs/x4_955zc/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
+  $T --name x4_955ze --init runs/x4_955zd/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
+  $T --name x4_955zf --init runs/x4_955ze/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
+  $T --name x4_955zg --init runs/x4_955zf/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
+  $T --name x4_955zh --init runs/x4_955zg/last.pt --scales 4 --filters 9-5-5 --lr 3e-4 --steps ${STEPS_955X:-5000}
 }
 
 mkdir -p runs
