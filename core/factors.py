@@ -67,7 +67,10 @@ def plan_for(scale: float, available) -> Plan:
     x2 then x2 beats the single x3 model at x2.5 (27.39 against 27.34 dB) and the x4 model at
     x3.5 (25.39 / 25.34), x2 then x3 beats x3 then x2, x4 then x2 and x2 x2 x2 at x4.5 and x5.
     With the x3 / x4 models of stage 6 (x3_955z, x4_955z): x2.5 29.402 against 29.383 (x3), x3.5
-    27.419 against 27.377 (x4), where x2 then x3 gives 27.429 (0.01 dB; not switched).
+    27.419 against 27.377 (x4), where x2 then x3 gives 27.429 (0.01 dB; not switched). With
+    those of stage 7 (x3_955zf, x4_955zh): x2.5 29.402 against 29.399 (x3); x3.5 27.419 against
+    27.392 (x4), 27.428 (x2 then x3) and 27.437 (x3 then x2: +0.018 dB, the one plan that beats
+    the rule, kept out for the rule's sake; Set5 x2.5 is then 0.05 dB below x3).
     """
     avail = sorted({int(k) for k in available if int(k) >= 2})
     if not avail:

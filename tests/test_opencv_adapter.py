@@ -140,6 +140,8 @@ def test_onnx_has_only_what_opencv_4_5_4_imports(built, s):
                for n in reshapes)  # OpenCV 5.0 merges consecutive Reshapes wrongly
 
 
+@pytest.mark.skipif(not hasattr(cv2.dnn, "readNetFromTensorflow"),
+                    reason="this OpenCV has no TensorFlow importer (5.1+): the .pb is tested on 4.x in CI")
 @pytest.mark.parametrize("s", SCALES)
 def test_pb_is_the_onnx_in_full_range(built, s):
     ocv.create_superres(s, built / "models")  # registers dnn_superres's DepthToSpace, as users get it
@@ -149,6 +151,41 @@ def test_pb_is_the_onnx_in_full_range(built, s):
     for h, w in SIZES:
         f = rng.random((h, w)).astype(np.float32)  # OpenCV's full-range Y
         np.testing.assert_allclose(run_dnn(tf, f), full(run_dnn(net, studio(f))), atol=1e-5)
+
+
+@pytest.mark.parametrize("s", SCALES)
+def test_superres_onnx_is_the_onnx_in_full_range_either_layout(built, s):
+    # The dnn_superres file of OpenCV 5.1+, run by cv2.dnn and onnxruntime: channels last, as 5.1
+    # feeds it, and channels first; both against the studio-range file through the range maps.
+    path = str(ocv.model_path(s, "superres", built / "models"))
+    if hasattr(cv2, "dnn_superres"):
+        ocv.create_superres(s, built / "models")  # its DepthToSpace layer, as users get it
+    net = cv2.dnn.readNetFromONNX(path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ref_net = ocv.read_net(s, built / "models")
+    rng = np.random.default_rng(60 + s)
+    for h, w in SIZES:
+        f = rng.random((h, w)).astype(np.float32)  # OpenCV's full-range Y
+        ref = full(run_dnn(ref_net, studio(f)))
+        for x in (f[None, :, :, None], f[None, None]):
+            net.setInput(np.ascontiguousarray(x))
+            a = net.forward()
+            b = sess.run(None, {"input": x})[0]
+            assert a.shape == b.shape == (1, 1, s * h, s * w)
+            np.testing.assert_allclose(a[0, 0], ref, atol=1e-5)
+            np.testing.assert_allclose(b[0, 0], ref, atol=1e-5)
+
+
+def test_superres_format_is_what_this_opencv_reads(built):
+    fmt = ocv.superres_format()
+    assert fmt == ("pb" if hasattr(cv2.dnn, "readNetFromTensorflow") else "superres")
+    if hasattr(cv2, "dnn_superres"):  # the other file is refused: the choice matters
+        other = ocv.model_path(3, "superres" if fmt == "pb" else "pb", built / "models")
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+        with pytest.raises(cv2.error):
+            sr.readModel(str(other))
+            sr.setModel("fsrcnn", 3)
+            sr.upsample(np.zeros((4, 5), np.uint8))
 
 
 def test_onnx_unchanged_by_dnn_superres_depthtospace(built):
@@ -254,7 +291,7 @@ def test_build_is_deterministic_and_idempotent(built, tmp_path, capsys):
     out = tmp_path / "again"
     assert build.main(["--weights", str(built / "weights"), "--out", str(out)]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == [f"srcnn_x{s}.{e}" for s in SCALES for e in ("onnx", "pb")]  # 9-5-5 only
+    assert names == [f"srcnn_x{s}{e}" for s in SCALES for e in (".onnx", ".pb", "_superres.onnx")]  # 9-5-5 only
     for n in names:
         assert (out / n).read_bytes() == (built / "models" / n).read_bytes()
     mtimes = {n: (out / n).stat().st_mtime_ns for n in names}
@@ -313,8 +350,8 @@ def test_committed_models_are_built_from_shipped_weights(tmp_path):
     models = shipped()
     assert build.main(["--out", str(tmp_path)]) == 0
     for s in models:
-        for ext in ("onnx", "pb"):
-            committed = ocv.MODELS_DIR / f"srcnn_x{s}.{ext}"
+        for ext in (".onnx", ".pb", "_superres.onnx"):
+            committed = ocv.MODELS_DIR / f"srcnn_x{s}{ext}"
             assert committed.is_file(), f"{committed} missing: run `python build.py opencv` and commit"
             assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
                 f"{committed.name} is stale: run `python build.py opencv` and commit"

@@ -6,8 +6,9 @@ libopencv-dev libopencv-contrib-dev cmake g++``), or taken from ``SRCNN_CPP_EXAM
 missing, unless ``SRCNN_REQUIRE_CPP=1`` (CI), which makes that a failure.
 
 References: ``srcnn.opencv.upsample_bgr`` (the ONNX file on the Python wheel's ``cv2.dnn``) and
-``create_superres(S).upsample`` (the .pb through the wheel's ``dnn_superres``); the two OpenCV
-builds differ, the model files are the same.
+``create_superres(S).upsample`` (the wheel's ``dnn_superres`` with the .pb, or on OpenCV 5.1+
+``srcnn_x{S}_superres.onnx``); the two OpenCV builds differ (and on 5.1+ the two files: the
+same network, one read by the TensorFlow importer, one by the ONNX importer).
 """
 from __future__ import annotations
 
@@ -81,8 +82,15 @@ def images(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+def system_superres_format() -> str:
+    """The dnn_superres file the system OpenCV reads: .pb before 5.1, ONNX from 5.1 (FACTS 3)."""
+    r = subprocess.run(["pkg-config", "--modversion", "opencv4"], capture_output=True, text=True)
+    v = tuple(int(x) for x in r.stdout.strip().split(".")[:2]) if r.returncode == 0 else (4, 0)
+    return "superres" if v >= (5, 1) else "pb"
+
+
 def run(binary, mode, s, src, dst):
-    model = ocv.model_path(s, "onnx" if mode == "dnn" else "pb")
+    model = ocv.model_path(s, "onnx" if mode == "dnn" else system_superres_format())
     r = subprocess.run([str(binary), mode, str(model), str(s), str(src), str(dst)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("OpenCV ")  # the version it ran on, for the log

@@ -1,8 +1,9 @@
-"""OpenCV, colour network: ``srcnn_rgb_x{S}.pb`` through ``dnn_superres`` "edsr", and the RGB
-weight file in ``cv2.dnn``.
+"""OpenCV, colour network: ``srcnn_rgb_x{S}.pb`` (OpenCV 4.x, 5.0) or ``_superres.onnx`` (5.1+)
+through ``dnn_superres`` "edsr", and the RGB weight file in ``cv2.dnn``.
 
-What "edsr" does is pinned down first with probe graphs (one 1x1 Conv2D, written by the
-project's own GraphDef writer), so a change in OpenCV shows up here and not as a PSNR drop.
+What "edsr" does is pinned down first with probe graphs (one 1x1 conv, written by the
+project's own GraphDef writer, or as ONNX where OpenCV reads no .pb), so a change in OpenCV
+shows up here and not as a PSNR drop.
 References: the core pipeline (``srcnn.upscale``) and onnxruntime.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ needs_superres = pytest.mark.skipif(not hasattr(cv2, "dnn_superres"),
 
 def edsr(pb: bytes | str, scale: int, tmp_path):
     if isinstance(pb, bytes):
-        p = tmp_path / "probe.pb"
+        p = tmp_path / ("probe.pb" if ocv.superres_format() == "pb" else "probe.onnx")
         p.write_bytes(pb)
         pb = str(p)
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
@@ -46,7 +47,21 @@ def edsr(pb: bytes | str, scale: int, tmp_path):
 
 
 def probe_graph(w, b, block: int = 0) -> bytes:
-    """out = W x + b per pixel (w (out, in) on the 3 fed channels), then DepthToSpace(block)."""
+    """out = W x + b per pixel (w (out, in) on the 3 fed channels), then DepthToSpace(block):
+    a GraphDef, or where this OpenCV's dnn_superres reads ONNX (5.1+), the same as ONNX (NCHW)."""
+    if ocv.superres_format() != "pb":
+        from onnx import TensorProto, helper, numpy_helper
+        nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c" if block else "output"], kernel_shape=[1, 1])]
+        if block:
+            nodes.append(helper.make_node("DepthToSpace", ["c"], ["output"], blocksize=block, mode="DCR"))
+        inits = [numpy_helper.from_array(np.asarray(w, np.float32)[:, :, None, None], "w"),
+                 numpy_helper.from_array(np.asarray(b, np.float32), "b")]
+        graph = helper.make_graph(nodes, "probe", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                  [1, 3, "h", "w"])],
+                                  [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "H", "W"])], inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 8
+        return m.SerializeToString()
     g = _Builder(3)
     g.parts.append(_node("input", "Placeholder", dtype=("type", DT_FLOAT), shape=("shape", [-1, -1, -1, 3])))
     cur = g.conv("c", "input", np.asarray(w, np.float32)[:, :, None, None], np.asarray(b, np.float32))
@@ -115,11 +130,17 @@ def test_edsr_takes_any_output_size_and_3_channel_depth_to_space(tmp_path):
 
 
 @needs_superres
-def test_edsr_rejects_grey_and_bgra(tmp_path):
+def test_edsr_channel_checks(tmp_path):
     sr = edsr(probe_graph(np.eye(3), [0, 0, 0]), 3, tmp_path)
-    for img in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8)):
-        with pytest.raises(cv2.error):
-            sr.upsample(img)
+    if ocv.superres_format() == "pb":
+        for img in (np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8)):
+            with pytest.raises(cv2.error):
+                sr.upsample(img)
+        return
+    # OpenCV 5.1+ (ONNX) refuses neither: BGRA is taken as its first three channels, and grey
+    # gives a result that means nothing (not checked here), so callers must pass BGR.
+    bgra = (np.random.default_rng(3).random((5, 6, 4)) * 255).astype(np.uint8)
+    assert (sr.upsample(bgra) == sr.upsample(np.ascontiguousarray(bgra[:, :, :3]))).all()
 
 
 # --- our RGB .pb -------------------------------------------------------------------------------
@@ -155,12 +176,13 @@ def assert_parity(got, ref):
 
 
 def test_build_writes_rgb_pb_only_for_rgb_weights(rgb_built):
-    assert sorted(p.name for p in (rgb_built / "models").iterdir()) == ["srcnn_rgb_x2.pb", "srcnn_rgb_x3.pb"]
+    assert sorted(p.name for p in (rgb_built / "models").iterdir()) == [
+        "srcnn_rgb_x2.pb", "srcnn_rgb_x2_superres.onnx", "srcnn_rgb_x3.pb", "srcnn_rgb_x3_superres.onnx"]
     assert ocv.available_scales(rgb_built / "models", rgb=True) == [2, 3]
     assert ocv.available_scales(rgb_built / "models") == []
     with pytest.raises(FileNotFoundError, match="RGB model for x4"):
         ocv.model_path(4, "pb", rgb_built / "models", rgb=True)
-    with pytest.raises(ValueError, match="only as a .pb"):
+    with pytest.raises(ValueError, match="only for dnn_superres"):
         ocv.model_path(3, "onnx", rgb_built / "models", rgb=True)
 
 
@@ -187,9 +209,10 @@ def test_committed_rgb_pb_is_built_from_shipped_weights(tmp_path):
     assert build.main(["--out", str(tmp_path)]) == 0
     for s in (2, 3, 4):
         shipped_rgb(s)
-        committed = ocv.model_path(s, "pb", rgb=True)
-        assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
-            f"{committed.name} is stale: run `python build.py opencv` and commit"
+        for fmt in ("pb", "superres"):
+            committed = ocv.model_path(s, fmt, rgb=True)
+            assert (tmp_path / committed.name).read_bytes() == committed.read_bytes(), \
+                f"{committed.name} is stale: run `python build.py opencv` and commit"
     assert info.channels == 3
 
 

@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # weight-file name -> (training run, recipe line that made it)
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
-    "srcnn_955_x3": "x3_955z",  # x3_955h, v (491 images), w (dead units revived), x, y, z (--regrow 8,4): val20 28.227 -> 28.236 -> 28.251 -> 28.254 -> 28.258 -> 28.262
-    "srcnn_955_x4": "x4_955z",  # x4_955v, w (dead units revived), x, y, z (--regrow 8,4): val20 26.725 -> 26.735 -> 26.740 -> 26.743 -> 26.746
+    "srcnn_955_x3": "x3_955zf",  # ... y, z, za-zf (--regrow 8,4, v5.sh): val20 28.258 -> 28.262 -> 28.265 -> 28.269 -> 28.271 -> 28.274 -> 28.276 -> 28.278
+    "srcnn_955_x4": "x4_955zh",  # ... y, z, za-zh (--regrow 8,4, v5.sh): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762
     "srcnn_915_x3": "x3_915h",
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
     "srcnn_915_x4": "x4_915v",
-    "srcnn_935_x3": "x3_935x",  # x3_935v, w, x (dead units revived): val20 28.092 -> 28.114 -> 28.136
+    "srcnn_935_x3": "x3_935zc",  # x3_935v, w, x (revive), y, z, za, zb, zc (--regrow 8,4): val20 28.092 -> 28.114 -> 28.136 -> 28.143 -> 28.154 -> 28.162 -> 28.170 -> 28.175
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbw",  # again from the shipped x3 (x3_955x): image val20 32.895 -> 32.917
     "srcnn_955rgb_x2": "x2_955rgb",

@@ -2,9 +2,11 @@
 
 ``models/srcnn_x{S}.onnx``: studio-range LR Y (N, 1, h, w) in [0, 1] -> HR Y (N, 1, S*h, S*w),
 MATLAB bicubic inside; for ``cv2.dnn.readNet`` and onnxruntime. ``models/srcnn_x{S}.pb``: the
-same network for ``cv2.dnn_superres`` (full-range Y in and out, the conversion inside).
-``models/srcnn_rgb_x{S}.pb``: the colour (9-5-5-rgb) network for ``dnn_superres``'s "edsr"
-algorithm, BGR in and out (``create_superres(S, rgb=True)``).
+same network for ``cv2.dnn_superres`` (full-range Y in and out, the conversion inside) on
+OpenCV 4.x and 5.0; ``models/srcnn_x{S}_superres.onnx``: the same for OpenCV 5.1 and later,
+whose ``dnn_superres`` reads ONNX only. ``models/srcnn_rgb_x{S}.pb`` / ``_superres.onnx``: the
+colour (9-5-5-rgb) network for ``dnn_superres``'s "edsr" algorithm, BGR in and out
+(``create_superres(S, rgb=True)``). ``create_superres`` picks the file the installed OpenCV reads.
 
     >>> from srcnn.opencv import create_superres
     >>> sr = create_superres(3)
@@ -21,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MODELS_DIR", "available_scales", "model_path", "read_net", "create_superres", "upsample_bgr"]
+__all__ = ["MODELS_DIR", "available_scales", "model_path", "superres_format", "read_net", "create_superres",
+           "upsample_bgr"]
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 # LR pixels of context each tile of ``upsample_bgr`` reads beyond its own region: the bicubic
@@ -48,18 +51,27 @@ def available_scales(folder: str | Path | None = None, *, rgb: bool = False) -> 
     return sorted(out)
 
 
+_NAMES = {"onnx": "srcnn_x{s}.onnx", "pb": "srcnn_x{s}.pb", "superres": "srcnn_x{s}_superres.onnx"}
+
+
 def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None, *, rgb: bool = False) -> Path:
-    """Path of ``srcnn_x{scale}.{fmt}`` (fmt 'onnx' or 'pb'), or with ``rgb`` of
-    ``srcnn_rgb_x{scale}.pb`` (there is only a .pb); FileNotFoundError if not built."""
-    if fmt not in ("onnx", "pb"):
-        raise ValueError(f"fmt must be 'onnx' or 'pb', got {fmt!r}")
-    if rgb and fmt != "pb":
-        raise ValueError("the RGB model is built only as a .pb (for dnn_superres 'edsr'); for cv2.dnn "
-                         "read the weight file itself (weights/srcnn_955rgb_x3.onnx)")
+    """Path of a built model file; FileNotFoundError if not built.
+
+    ``fmt``: 'onnx' (``srcnn_x{scale}.onnx``, for ``cv2.dnn``), 'pb' (``srcnn_x{scale}.pb``, for
+    ``dnn_superres`` on OpenCV 4.x / 5.0) or 'superres' (``srcnn_x{scale}_superres.onnx``, for
+    ``dnn_superres`` on OpenCV 5.1+). With ``rgb``: ``srcnn_rgb_x{scale}.pb`` or
+    ``srcnn_rgb_x{scale}_superres.onnx`` (the colour network is built for ``dnn_superres`` only).
+    """
+    if fmt not in _NAMES:
+        raise ValueError(f"fmt must be 'onnx', 'pb' or 'superres', got {fmt!r}")
+    if rgb and fmt == "onnx":
+        raise ValueError("the RGB model is built only for dnn_superres 'edsr' (fmt 'pb' or 'superres'); for "
+                         "cv2.dnn read the weight file itself (weights/srcnn_955rgb_x3.onnx)")
     if isinstance(scale, bool) or int(scale) != scale:
         raise ValueError(f"scale must be an integer, got {scale!r}")
     d = Path(folder) if folder else MODELS_DIR
-    p = d / (f"srcnn_rgb_x{int(scale)}.pb" if rgb else f"srcnn_x{int(scale)}.{fmt}")
+    name = _NAMES[fmt].format(s=int(scale))
+    p = d / (name.replace("srcnn_x", "srcnn_rgb_x") if rgb else name)
     if not p.is_file():
         have = ", ".join(f"x{s}" for s in available_scales(d, rgb=rgb)) or "none (run `python build.py opencv`)"
         raise FileNotFoundError(f"no OpenCV {'RGB ' if rgb else ''}model for x{scale} in {d} (built: {have})")
@@ -78,8 +90,17 @@ def read_net(scale: int, folder: str | Path | None = None):
     return cv2.dnn.readNetFromONNX(str(model_path(scale, "onnx", folder)))
 
 
+def superres_format() -> str:
+    """Which file the installed OpenCV's ``dnn_superres`` reads: 'pb' (a TensorFlow GraphDef,
+    OpenCV 4.x and 5.0) or 'superres' (ONNX: OpenCV 5.1 removed the TensorFlow importer)."""
+    import cv2
+
+    return "pb" if hasattr(cv2.dnn, "readNetFromTensorflow") else "superres"
+
+
 def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool = False):
-    """A ``cv2.dnn_superres.DnnSuperResImpl`` loaded with ``srcnn_x{scale}.pb``, ready to ``upsample``.
+    """A ``cv2.dnn_superres.DnnSuperResImpl`` loaded with ``srcnn_x{scale}.pb`` (OpenCV 4.x, 5.0)
+    or ``srcnn_x{scale}_superres.onnx`` (OpenCV 5.1+: ``superres_format()``), ready to ``upsample``.
 
     ``sr.upsample(bgr_uint8)`` returns the (S*H, S*W, 3) BGR uint8 image: Y through SRCNN,
     Cr/Cb enlarged by OpenCV (bilinear). Needs the contrib OpenCV wheel. Creating it registers
@@ -95,7 +116,7 @@ def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool =
     if not hasattr(cv2, "dnn_superres"):
         raise ImportError("cv2.dnn_superres is missing: install opencv-contrib-python(-headless), "
                           "not opencv-python (only one OpenCV wheel may be installed)")
-    path = model_path(scale, "pb", folder, rgb=rgb)
+    path = model_path(scale, superres_format(), folder, rgb=rgb)
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
     sr.readModel(str(path))
     # any of fsrcnn/espcn/lapsrn selects the Y-only path; edsr feeds BGR - mean, 0-255

@@ -1,10 +1,12 @@
-"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx``, ``.pb``, ``srcnn_rgb_x{S}.pb``.
+"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx``, ``.pb``, ``_superres.onnx``, ``srcnn_rgb_x{S}...``.
 
 For every scale with a model of the chosen variant (9-5-5 by default) in the weights folder,
-write the self-contained LR-Y -> HR-Y network twice: ONNX for ``cv2.dnn`` / onnxruntime
-(studio-range Y) and a TensorFlow GraphDef for ``cv2.dnn_superres`` (full-range Y). For every
-scale with a model of the RGB variant (9-5-5-rgb by default), write ``srcnn_rgb_x{S}.pb``, the
-BGR -> BGR GraphDef for ``dnn_superres``'s "edsr" algorithm. Output
+write the self-contained LR-Y -> HR-Y network three times: ONNX for ``cv2.dnn`` / onnxruntime
+(``srcnn_x{S}.onnx``, studio-range Y), and for ``cv2.dnn_superres`` (full-range Y) a
+TensorFlow GraphDef (``srcnn_x{S}.pb``, OpenCV 4.x and 5.0) and an ONNX file
+(``srcnn_x{S}_superres.onnx``, OpenCV 5.1 and later, which read no .pb). For every scale with a
+model of the RGB variant (9-5-5-rgb by default), write ``srcnn_rgb_x{S}.pb`` and
+``srcnn_rgb_x{S}_superres.onnx``, the BGR -> BGR network for ``dnn_superres``'s "edsr" algorithm. Output
 bytes depend only on the weights, so a rebuild is a no-op and files are rewritten only when
 their content changes. Needs the ``onnx`` package (``pip install .[test]`` or ``.[train]``).
 
@@ -20,6 +22,7 @@ from srcnn.runtime import ModelError, ModelInfo, available_models, weights_dir
 
 from . import MAX_RADIUS
 from .graph import onnx_lr_to_hr, read_conv_stack, stack_radius
+from .superres import superres_onnx_rgb, superres_onnx_y
 from .tfgraph import graphdef_lr_to_hr, graphdef_rgb_lr_to_hr
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -42,8 +45,8 @@ def select_models(folder: Path, variant: str = "9-5-5") -> dict[int, ModelInfo]:
 
 
 def build_files(info: ModelInfo) -> dict[str, bytes]:
-    """{'srcnn_x{S}.onnx': bytes, 'srcnn_x{S}.pb': bytes} for one Y weight file,
-    {'srcnn_rgb_x{S}.pb': bytes} for one RGB (3-channel) weight file."""
+    """{'srcnn_x{S}.onnx', 'srcnn_x{S}.pb', 'srcnn_x{S}_superres.onnx': bytes} for one Y weight
+    file, {'srcnn_rgb_x{S}.pb', 'srcnn_rgb_x{S}_superres.onnx': bytes} for one RGB (3-channel) one."""
     layers = read_conv_stack(info.onnx_path, info.channels)
     r = stack_radius(layers)
     if r != info.radius:
@@ -51,13 +54,16 @@ def build_files(info: ModelInfo) -> dict[str, bytes]:
     if r > MAX_RADIUS:
         raise ModelError(f"{info.onnx_path.name}: radius {r} is over {MAX_RADIUS}, the most upsample_bgr's tiles allow")
     s = info.scale
+    src = {"source_weights": info.onnx_path.name, "source_sha256": info.sha256, "variant": info.variant, "scale": s}
     if info.channels == 3:
-        return {f"srcnn_rgb_x{s}.pb": graphdef_rgb_lr_to_hr(layers, s)}
+        return {f"srcnn_rgb_x{s}.pb": graphdef_rgb_lr_to_hr(layers, s),
+                f"srcnn_rgb_x{s}_superres.onnx": superres_onnx_rgb(layers, s, metadata=src)}
     meta = {"source_weights": info.onnx_path.name, "source_sha256": info.sha256, "variant": info.variant,
             "scale": s, "input": "studio-range Y (MATLAB rgb2ycbcr / 255), float32 (N, 1, h, w), h, w >= 2",
             "output": f"studio-range Y, float32 (N, 1, {s}h, {s}w)"}
     onnx_bytes = onnx_lr_to_hr(layers, s, metadata=meta, name=f"srcnn_x{s}").SerializeToString(deterministic=True)
-    return {f"srcnn_x{s}.onnx": onnx_bytes, f"srcnn_x{s}.pb": graphdef_lr_to_hr(layers, s)}
+    return {f"srcnn_x{s}.onnx": onnx_bytes, f"srcnn_x{s}.pb": graphdef_lr_to_hr(layers, s),
+            f"srcnn_x{s}_superres.onnx": superres_onnx_y(layers, s, metadata=src)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=MODELS_DIR, help=f"output folder (default: {MODELS_DIR})")
     ap.add_argument("--variant", default="9-5-5", help="which variant to build, one model per scale")
     ap.add_argument("--rgb-variant", default="9-5-5-rgb",
-                    help="which RGB variant to build for dnn_superres's 'edsr' (srcnn_rgb_x{S}.pb); '' for none")
+                    help="which RGB variant to build for dnn_superres's 'edsr' (srcnn_rgb_x{S}.pb, "
+                         "_superres.onnx); '' for none")
     ap.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change")
     args = ap.parse_args(argv)
     folder = args.weights or weights_dir()

@@ -166,19 +166,35 @@ def _interleave(nodes, const, x: str, out: str, s: int, how: str) -> None:
 
 
 def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str = "srcnn",
-                  interleave: str = "reshape"):
+                  interleave: str = "reshape", channels: int = 1, pre=None, post=None,
+                  layout: str = "nchw", doc: str | None = None):
     """ONNX ModelProto: studio-range LR Y (N, 1, h, w) -> HR Y (N, 1, S*h, S*w), opset 13.
 
     Every operator loads in ``cv2.dnn`` of OpenCV 4.5.4 to 5.x and in onnxruntime.
     ``interleave`` (the phases -> image step): 'reshape' (the default, loads everywhere),
     'conv_transpose' (loads everywhere) or 'depth_to_space' (fails in 4.5.4-4.10).
+
+    The variants for ``dnn_superres`` (``superres.py``): ``channels`` 3 for an RGB conv stack
+    (needs 'depth_to_space'); ``pre`` / ``post``: (w (C, C, 1, 1), b (C,)) 1x1 convs from what
+    the caller feeds to what the weights expect and back; ``layout`` 'any' (one channel only):
+    the input may be (N, 1, h, w) or (N, h, w, 1) (h, w >= 2 tell them apart), reshaped to the
+    first at the start.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    s = int(scale)
+    s, c = int(scale), int(channels)
+    if c != 1 and interleave != "depth_to_space":
+        raise ValueError("more than one channel needs interleave='depth_to_space'")
+    if layout not in ("nchw", "any") or (layout == "any" and c != 1):
+        raise ValueError(f"layout must be 'nchw', or 'any' with one channel, got {layout!r}")
     r = stack_radius(layers)
     nodes, inits = [], []
+
+    def diag(k):
+        """(kh, kw) or (1, 1, kh, kw) kernel -> (C, C, kh, kw), each channel on its own."""
+        k = np.asarray(k, np.float32).reshape(np.shape(k)[-2:])
+        return np.einsum("ij,hw->ijhw", np.eye(c, dtype=np.float32), k)
 
     def const(arr, nm):
         if nm not in {t.name for t in inits}:
@@ -210,15 +226,15 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
 
     def shifted(x, axis, tag):
         """y[i] = x[i - 1] along ``axis`` (x[-1] = 0): a one-tap Conv."""
-        k = np.zeros((1, 1, 3, 1) if axis == 2 else (1, 1, 1, 3), np.float32)
-        k[0, 0, 0, 0] = 1
+        k = np.zeros((3, 1) if axis == 2 else (1, 3), np.float32)
+        k[0, 0] = 1
         pads = [1, 0, 1, 0] if axis == 2 else [0, 1, 0, 1]
-        return node("Conv", [x, const(k, f"shift_w{axis}")], tag, kernel_shape=list(k.shape[2:]), pads=pads)
+        return node("Conv", [x, const(diag(k), f"shift_w{axis}")], tag, kernel_shape=list(k.shape), pads=pads)
 
     def tail_mask(x, axis, n, tag):
         """0 over x, 1 over the n pixels a tail Pad adds."""
         # A 1x1 Conv, not a Mul by 0: OpenCV 4.8+'s importer infers different shapes for them.
-        zero = node("Conv", [x, const(np.zeros((1, 1, 1, 1), np.float32), "zero_w")], f"{tag}_zero", kernel_shape=[1, 1])
+        zero = node("Conv", [x, const(diag(np.zeros((1, 1))), "zero_w")], f"{tag}_zero", kernel_shape=[1, 1])
         return tail_pad(zero, axis, n, "constant", tag, 1.0)
 
     # OpenCV before 4.6 takes no negative Slice start and before 4.5.5 no edge Pad, so the far
@@ -238,7 +254,7 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
         last = node("Mul", [tail_mask(f, axis, 1, f"{tag}_mask"),
                             shifted(tail_pad(f, axis, 1, "reflect", f"{tag}_refl"), axis, f"{tag}_shift")],
                     f"{tag}_last")  # x(n-1) one pixel beyond the end, 0 elsewhere
-        box = np.ones((1, 1, n, 1) if axis == 2 else (1, 1, 1, n), np.float32)
+        box = diag(np.ones((n, 1) if axis == 2 else (1, n)))
         pads = [0] * 8
         pads[axis], pads[4 + axis] = n - 1, n - 1
         last = node("Pad", [last, const(np.array(pads, np.int64), f"{tag}_box_pads")], f"{tag}_box_in", mode="constant")
@@ -246,9 +262,19 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
                       pads=[0, 0, 0, 0])  # that value over the n pixels beyond the end
         return node("Add", [tail_pad(f, axis, n, "constant", f"{tag}_zeros", 0.0), spread], f"{tag}_pad")
 
-    cur = sym_pad("input", 2, "sym_h")
+    cur = "input"
+    if layout == "any":  # (N, 1, h, w) stays, (N, h, w, 1) -> (N, 1, h, w): dim 1 is 1 only for the first
+        dims = node("Shape", [cur], "in_shape")
+        const(np.array([0, 3, 1, 2], np.int64), "nhwc_to_nchw")
+        nchw = node("Gather", [dims, "nhwc_to_nchw"], "in_shape_nchw", axis=0)
+        is_nchw = node("Equal", [node("Gather", [dims, "i1"], "in_dim1", axis=0), "i1"], "in_is_nchw")
+        cur = node("Reshape", [cur, node("Where", [is_nchw, dims, nchw], "in_target")], "input_nchw")
+    if pre is not None:
+        cur = node("Conv", [cur, const(np.asarray(pre[0], np.float32), "pre_w"),
+                            const(np.asarray(pre[1], np.float32), "pre_b")], "pre", kernel_shape=[1, 1])
+    cur = sym_pad(cur, 2, "sym_h")
     cur = sym_pad(cur, 3, "sym_w")
-    const(bicubic_conv_weight(s).astype(np.float32), "bicubic_w")
+    const(bicubic_conv_weight(s, c).astype(np.float32), "bicubic_w")
     nodes.append(helper.make_node("Conv", [cur, "bicubic_w"], ["bicubic_phases"], name="bicubic_phases",
                                   kernel_shape=[5, 5], pads=[0, 0, 0, 0]))
     _interleave(nodes, const, "bicubic_phases", "bicubic", s, interleave)
@@ -258,7 +284,7 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
         cur = rep_pad(cur, 3, r, "rep_w")
     core, carry = split_carry(layers)
     for i, (w, b) in enumerate(core, 1):
-        out = "output" if i == len(core) and carry is None else f"conv{i}"
+        out = "output" if i == len(core) and carry is None and post is None else f"conv{i}"
         nodes.append(helper.make_node("Conv", [cur, const(np.asarray(w, np.float32), f"w{i}"),
                                                const(np.asarray(b, np.float32), f"b{i}")], [out],
                                       name=out, kernel_shape=list(w.shape[2:]), pads=[0, 0, 0, 0]))
@@ -268,26 +294,33 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
             cur = f"relu{i}"
     if carry is not None:  # output += a3 relu(a2 relu(a1 y + c1) + c2), y = the bicubic image
         t = "bicubic"
-        for j, (a, c, relu) in enumerate(carry.steps(), 1):
+        for j, (a, bias, relu) in enumerate(carry.steps(), 1):
             out = f"carry{j}"
             nodes.append(helper.make_node("Conv", [t, const(np.full((1, 1, 1, 1), a, np.float32), f"carry_w{j}"),
-                                                   const(np.array([c], np.float32), f"carry_b{j}")], [out],
+                                                   const(np.array([bias], np.float32), f"carry_b{j}")], [out],
                                           name=out, kernel_shape=[1, 1], pads=[0, 0, 0, 0]))
             t = out
             if relu:
                 nodes.append(helper.make_node("Relu", [t], [f"carry_relu{j}"], name=f"carry_relu{j}"))
                 t = f"carry_relu{j}"
-        nodes.append(helper.make_node("Add", [cur, t], ["output"], name="output"))
+        out = "output" if post is None else "cnn"
+        nodes.append(helper.make_node("Add", [cur, t], [out], name=out))
+        cur = out
+    if post is not None:
+        nodes.append(helper.make_node("Conv", [cur, const(np.asarray(post[0], np.float32), "post_w"),
+                                               const(np.asarray(post[1], np.float32), "post_b")], ["output"],
+                                      name="output", kernel_shape=[1, 1]))
+    in_dims = ["N", "d1", "d2", "d3"] if layout == "any" else ["N", c, "h", "w"]
     graph = helper.make_graph(
         nodes, name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, "h", "w"])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, in_dims)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", c, "H", "W"])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="srcnn")
     model.ir_version = 8  # loadable by older onnxruntime and OpenCV releases
-    model.doc_string = (f"SRCNN x{s}: studio-range (BT.601, MATLAB rgb2ycbcr) low-resolution Y in [0, 1], "
-                        f"float32 (N, 1, h, w), h, w >= 2 -> high-resolution Y (N, 1, {s}h, {s}w). "
-                        "MATLAB bicubic upsampling is inside the graph.")
+    model.doc_string = doc or (f"SRCNN x{s}: studio-range (BT.601, MATLAB rgb2ycbcr) low-resolution Y in [0, 1], "
+                               f"float32 (N, 1, h, w), h, w >= 2 -> high-resolution Y (N, 1, {s}h, {s}w). "
+                               "MATLAB bicubic upsampling is inside the graph.")
     for k, v in sorted((metadata or {}).items()):
         model.metadata_props.append(onnx.StringStringEntryProto(key=str(k), value=str(v)))
     onnx.checker.check_model(model)

@@ -1,4 +1,4 @@
-"""PSNR of ``cv2.dnn_superres`` with our .pb against the core pipeline, on the same LR images.
+"""PSNR of ``cv2.dnn_superres`` with our .pb (or 5.1+ ``_superres.onnx``) against the core pipeline, on the same LR images.
 
     python -m srcnn.opencv.parity [--datasets DIR] [--set Set5] [--models DIR] [--weights DIR]
 
@@ -20,7 +20,7 @@ __all__ = ["psnr_pair"]
 
 def psnr_pair(folder: str | Path, scale: int, models_dir: str | Path | None, weights: str,
               names: set[str] | None = None) -> dict[str, float]:
-    """Mean PSNR (dB, Y) of dnn_superres (.pb) and of ``srcnn.pipeline.upscale`` (``weights``)."""
+    """Mean PSNR (dB, Y) of dnn_superres (``create_superres``) and of ``srcnn.pipeline.upscale`` (``weights``)."""
     from srcnn.colour import from_float, rgb2y, to_float
     from srcnn.metrics import psnr
     from srcnn.pipeline import upscale

@@ -1,6 +1,7 @@
 // Upscale an image with the srcnn model files from C++, two ways:
 //
-//   srcnn_upscale superres srcnn_x3.pb   3 small.png big.png   # cv::dnn_superres
+//   srcnn_upscale superres srcnn_x3.pb   3 small.png big.png   # cv::dnn_superres, OpenCV 4.x / 5.0
+//   srcnn_upscale superres srcnn_x3_superres.onnx 3 small.png big.png  # cv::dnn_superres, OpenCV 5.1+
 //   srcnn_upscale dnn      srcnn_x3.onnx 3 small.png big.png   # cv::dnn on the ONNX file
 //
 // "superres" is what OpenCV's dnn_superres does with any of its models: full-range YCrCb, Y
@@ -129,7 +130,7 @@ cv::Mat upscale_superres(const std::string& model, int s, const cv::Mat& img) {
 int main(int argc, char** argv) {
   if (argc != 6) {
     std::cerr << "usage: " << argv[0] << " superres|dnn MODEL SCALE IN OUT\n"
-              << "  superres: MODEL is srcnn_xS.pb (cv::dnn_superres)\n"
+              << "  superres: MODEL is srcnn_xS.pb (cv::dnn_superres; OpenCV 5.1+: srcnn_xS_superres.onnx)\n"
               << "  dnn:      MODEL is srcnn_xS.onnx (cv::dnn, the srcnn-cli colour recipe)\n";
     return 2;
   }

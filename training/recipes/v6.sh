@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Session plan for two CPU lanes of one thread (resumable; a finished run is skipped), after
+# v5.sh. The one must of issue 12 still open is the 9-5-5 x4 self-ensemble on Set14 (27.627
+# with x4_955zh, must 27.65); every x4 cycle of v5.sh still gained on val20 (+0.002 dB), so
+# both lanes go on with x4 from x4_955zh, two ways:
+#   lane_a: more 5,000-step --regrow cycles (x4_955zi, zj, ...), as v5.sh.
+#   lane_b: 10,000-step cycles (x4_955la, lb, ...): does a longer cycle gain more per step?
+# bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
+#   bash training/recipes/v6.sh            # both lanes in the background, logs in runs/
+#   bash training/recipes/v6.sh lane_a     # one lane in the foreground
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-python}
+if [ -z "${AMP:-}" ]; then
+  if grep -qw amx_bf16 /proc/cpuinfo 2>/dev/null; then AMP=bf16; else AMP=none; fi
+fi
+T="$PY build.py train --threads 1 --data T91,BSD200_train,BSDS500_test --holdout training/splits/val20.txt
+   --val training/splits/val20.txt --hr-scales 1,0.9,0.8,0.7,0.6 --pad-borders --val-every 500 --ckpt-every 250
+   --batch 32 --patch 96 --amp $AMP --revive --regrow 8,4 --scales 4 --filters 9-5-5 --lr 3e-4"
+
+lane_a() {
+  bash training/recipes/v5.sh lane_b
+  local prev=x4_955zh
+  for n in zi zj zk zl zm zn zo zp zq zr; do
+    $T --name x4_955$n --init runs/$prev/last.pt --steps ${STEPS_955X:-5000}
+    prev=x4_955$n
+  done
+}
+
+lane_b() {
+  bash training/recipes/v5.sh lane_b
+  local prev=x4_955zh
+  for n in la lb lc ld le; do
+    $T --name x4_955$n --init runs/$prev/last.pt --steps ${STEPS_LONG:-10000}
+    prev=x4_955$n
+  done
+}
+
+mkdir -p runs
+if [ $# -gt 0 ]; then
+  "$1"
+else
+  nice -n 10 bash "$0" lane_a >> runs/v6_lane_a.log 2>&1 &
+  nice -n 10 bash "$0" lane_b >> runs/v6_lane_b.log 2>&1 &
+  wait
+fi
