@@ -157,10 +157,13 @@ def test_pb_is_the_onnx_in_full_range(built, s):
 def test_superres_onnx_is_the_onnx_in_full_range_either_layout(built, s):
     # The dnn_superres file of OpenCV 5.1+, run by cv2.dnn and onnxruntime: channels last, as 5.1
     # feeds it, and channels first; both against the studio-range file through the range maps.
+    # (the file is for 5.1+; OpenCV 4.x's importer takes neither its Shape / Where input nor a
+    # DepthToSpace of dynamic size, so cv2.dnn runs it only there)
     path = str(ocv.model_path(s, "superres", built / "models"))
     if hasattr(cv2, "dnn_superres"):
         ocv.create_superres(s, built / "models")  # its DepthToSpace layer, as users get it
-    net = cv2.dnn.readNetFromONNX(path)
+    new_cv = tuple(int(v) for v in cv2.__version__.split(".")[:2]) >= (5, 1)
+    net = cv2.dnn.readNetFromONNX(path) if new_cv else None
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     ref_net = ocv.read_net(s, built / "models")
     rng = np.random.default_rng(60 + s)
@@ -168,12 +171,14 @@ def test_superres_onnx_is_the_onnx_in_full_range_either_layout(built, s):
         f = rng.random((h, w)).astype(np.float32)  # OpenCV's full-range Y
         ref = full(run_dnn(ref_net, studio(f)))
         for x in (f[None, :, :, None], f[None, None]):
-            net.setInput(np.ascontiguousarray(x))
-            a = net.forward()
             b = sess.run(None, {"input": x})[0]
-            assert a.shape == b.shape == (1, 1, s * h, s * w)
-            np.testing.assert_allclose(a[0, 0], ref, atol=1e-5)
+            assert b.shape == (1, 1, s * h, s * w)
             np.testing.assert_allclose(b[0, 0], ref, atol=1e-5)
+            if net is not None:
+                net.setInput(np.ascontiguousarray(x))
+                a = net.forward()
+                assert a.shape == b.shape
+                np.testing.assert_allclose(a[0, 0], ref, atol=1e-5)
 
 
 def test_superres_format_is_what_this_opencv_reads(built):

@@ -4,7 +4,8 @@
 # with x4_955zh, must 27.65); every x4 cycle of v5.sh still gained on val20 (+0.002 dB), so
 # both lanes go on with x4 from x4_955zh, two ways:
 #   lane_a: more 5,000-step --regrow cycles (x4_955zi, zj, ...), as v5.sh.
-#   lane_b: 10,000-step cycles (x4_955la, lb, ...): does a longer cycle gain more per step?
+#   lane_b: the colour network from the new x3 / x4 Y models (2,000 steps each), then
+#           10,000-step x4 cycles (x4_955la, lb, ...): does a longer cycle gain more per step?
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
 #   bash training/recipes/v6.sh            # both lanes in the background, logs in runs/
 #   bash training/recipes/v6.sh lane_a     # one lane in the foreground
@@ -29,6 +30,8 @@ lane_a() {
 
 lane_b() {
   bash training/recipes/v5.sh lane_b
+  # The colour network again from the new Y models (its Y fell below theirs): x3_955rgbz, x4_955rgbz.
+  SUFFIX=z AMP=$AMP FROM3=runs/x3_955zf/last.pt FROM4=runs/x4_955zh/last.pt bash training/recipes/colour.sh 3 4
   local prev=x4_955zh
   for n in la lb lc ld le; do
     $T --name x4_955$n --init runs/$prev/last.pt --steps ${STEPS_LONG:-10000}
