@@ -32,9 +32,9 @@ SHIPPED = {
     "srcnn_915_x4": "x4_915v",
     "srcnn_935_x3": "x3_935zc",  # x3_935v, w, x (revive), y, z, za, zb, zc (--regrow 8,4): val20 28.092 -> 28.114 -> 28.136 -> 28.143 -> 28.154 -> 28.162 -> 28.170 -> 28.175
     # the paper's colour network (training/recipes/colour.sh)
-    "srcnn_955rgb_x3": "x3_955rgbw",  # again from the shipped x3 (x3_955x): image val20 32.895 -> 32.917
+    "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
     "srcnn_955rgb_x2": "x2_955rgb",
-    "srcnn_955rgb_x4": "x4_955rgbw",  # again from the shipped x4 (x4_955x): image val20 31.350 -> 31.368
+    "srcnn_955rgb_x4": "x4_955rgbz",  # again from the shipped x4 (x4_955x, then x4_955zh): image val20 31.350 -> 31.368 -> 31.388
 }
 
 
