@@ -159,7 +159,8 @@ def fsrcnn_points(datasets: Path) -> list[dict]:
     out = []
     for name in ("FSRCNN", "FSRCNN-small"):
         pb = peers / f"{name}_x3.pb"
-        if not pb.exists() or not hasattr(cv2, "dnn_superres"):
+        # OpenCV 5.1+ reads no .pb (its TensorFlow importer is gone): the peers then drop out
+        if not pb.exists() or not hasattr(cv2, "dnn_superres") or not hasattr(cv2.dnn, "readNetFromTensorflow"):
             continue
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
         sr.readModel(str(pb))
