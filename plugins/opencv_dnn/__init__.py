@@ -106,10 +106,11 @@ def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool =
     Cr/Cb enlarged by OpenCV (bilinear). Needs the contrib OpenCV wheel. Creating it registers
     OpenCV's process-wide custom DepthToSpace layer.
 
-    ``rgb=True``: ``srcnn_rgb_x{scale}.pb`` with algorithm "edsr" (the colour network, all of
-    B, G, R through the CNN; ``upsample`` then takes only 3-channel images, 8-bit or float
-    0-255, and returns uint8). Same result as ``srcnn.upscale(rgb, S, model="9-5-5-rgb")`` to
-    one grey level.
+    ``rgb=True``: ``srcnn_rgb_x{scale}.pb`` / ``_superres.onnx`` with algorithm "edsr" (the
+    colour network, all of B, G, R through the CNN; ``upsample`` then takes 3-channel images,
+    8-bit or float 0-255, and returns uint8; OpenCV up to 5.0 refuses other images, 5.1 does not
+    check, so pass BGR). Same result as ``srcnn.upscale(rgb, S, model="9-5-5-rgb")`` to one
+    grey level.
     """
     import cv2
 
