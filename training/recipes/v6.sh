@@ -3,7 +3,8 @@
 # v5.sh. The one must of issue 12 still open is the 9-5-5 x4 self-ensemble on Set14 (27.627
 # with x4_955zh, must 27.65); every x4 cycle of v5.sh still gained on val20 (+0.002 dB), so
 # both lanes go on with x4 from x4_955zh, two ways:
-#   lane_a: more 5,000-step --regrow cycles (x4_955zi, zj, ...), as v5.sh.
+#   lane_a: more 5,000-step --regrow cycles (x4_955zi-zl), as v5.sh, then one of 20,000 steps
+#           from x4_955la (x4_955ma).
 #   lane_b: the colour network from the new x3 / x4 Y models (2,000 steps each), then
 #           10,000-step x4 cycles (x4_955la, lb, ...): does a longer cycle gain more per step?
 # bf16 autocast where the CPU has AMX (AMP=bf16), else float32 (AMP=none).
@@ -22,10 +23,13 @@ T="$PY build.py train --threads 1 --data T91,BSD200_train,BSDS500_test --holdout
 lane_a() {
   bash training/recipes/v5.sh lane_b
   local prev=x4_955zh
-  for n in zi zj zk zl zm zn zo zp zq zr; do
+  for n in zi zj zk zl; do
     $T --name x4_955$n --init runs/$prev/last.pt --steps ${STEPS_955X:-5000}
     prev=x4_955$n
   done
+  # Three 5,000-step cycles (zi-zk, val20 26.763 / 26.764 / 26.765) did less than one 10,000-step
+  # cycle (x4_955la, 26.766): from there, one cycle of 20,000 steps.
+  $T --name x4_955ma --init runs/x4_955la/last.pt --steps ${STEPS_LONGER:-20000}
 }
 
 lane_b() {
