@@ -70,7 +70,9 @@ def plan_for(scale: float, available) -> Plan:
     27.419 against 27.377 (x4), where x2 then x3 gives 27.429 (0.01 dB; not switched). With
     those of stage 7 (x3_955zf, x4_955zh): x2.5 29.402 against 29.399 (x3); x3.5 27.419 against
     27.392 (x4), 27.428 (x2 then x3) and 27.437 (x3 then x2: +0.018 dB, the one plan that beats
-    the rule, kept out for the rule's sake; Set5 x2.5 is then 0.05 dB below x3).
+    the rule, kept out for the rule's sake; Set5 x2.5 is then 0.05 dB below x3). With x4_955ma:
+    x5 25.843 (x2 then x3) against 25.822 (x4, then bicubic up), 25.848 (x3 then x2), 25.850
+    (x3 then x3); on Set5 x4 then bicubic is 0.045 dB ahead.
     """
     avail = sorted({int(k) for k in available if int(k) >= 2})
     if not avail:

@@ -30,12 +30,17 @@ lane_a() {
   # Three 5,000-step cycles (zi-zk, val20 26.763 / 26.764 / 26.765) did less than one 10,000-step
   # cycle (x4_955la, 26.766): from there, one cycle of 20,000 steps.
   $T --name x4_955ma --init runs/x4_955la/last.pt --steps ${STEPS_LONGER:-20000}
+  # x4_955ma: val20 26.775 (la 26.766, lb 26.769, lc 26.772); then 10,000-step cycles from it.
+  $T --name x4_955mb --init runs/x4_955ma/last.pt --steps ${STEPS_LONG:-10000}
+  $T --name x4_955mc --init runs/x4_955mb/last.pt --steps ${STEPS_LONG:-10000}
 }
 
 lane_b() {
   bash training/recipes/v5.sh lane_b
   # The colour network again from the new Y models (its Y fell below theirs): x3_955rgbz, x4_955rgbz.
   SUFFIX=z AMP=$AMP FROM3=runs/x3_955zf/last.pt FROM4=runs/x4_955zh/last.pt bash training/recipes/colour.sh 3 4
+  # and x4 once more from x4_955ma (run at the end of the session in place of x4_955ld): x4_955rgbma
+  SUFFIX=ma AMP=$AMP FROM4=runs/x4_955ma/last.pt bash training/recipes/colour.sh 4
   local prev=x4_955zh
   for n in la lb lc ld le; do
     $T --name x4_955$n --init runs/$prev/last.pt --steps ${STEPS_LONG:-10000}
