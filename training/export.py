@@ -34,7 +34,7 @@ SHIPPED = {
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
     "srcnn_955rgb_x2": "x2_955rgb",
-    "srcnn_955rgb_x4": "x4_955rgbz",  # again from the shipped x4 (x4_955x, then x4_955zh): image val20 31.350 -> 31.368 -> 31.388
+    "srcnn_955rgb_x4": "x4_955rgbma",  # again from the shipped x4 (x4_955x, x4_955zh, then x4_955ma): image val20 31.350 -> 31.368 -> 31.388 -> 31.399
 }
 
 
