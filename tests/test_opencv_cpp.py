@@ -83,7 +83,7 @@ def images(tmp_path_factory) -> dict[str, Path]:
 
 
 def system_superres_format() -> str:
-    """The dnn_superres file the system OpenCV reads: .pb before 5.1, ONNX from 5.1 (FACTS 3)."""
+    """The dnn_superres file the system OpenCV reads: .pb before 5.1, ONNX from 5.1 (srcnn.opencv.superres_format)."""
     r = subprocess.run(["pkg-config", "--modversion", "opencv4"], capture_output=True, text=True)
     v = tuple(int(x) for x in r.stdout.strip().split(".")[:2]) if r.returncode == 0 else (4, 0)
     return "superres" if v >= (5, 1) else "pb"

@@ -1,4 +1,4 @@
-"""``python build.py opencv``: weight files -> ``models/srcnn_x{S}.onnx``, ``.pb``, ``_superres.onnx``, ``srcnn_rgb_x{S}...``.
+"""``python build.py opencv``: weight files -> the OpenCV model files in ``models/``.
 
 For every scale with a model of the chosen variant (9-5-5 by default) in the weights folder,
 write the self-contained LR-Y -> HR-Y network three times: ONNX for ``cv2.dnn`` / onnxruntime
@@ -58,8 +58,7 @@ def build_files(info: ModelInfo) -> dict[str, bytes]:
     if info.channels == 3:
         return {f"srcnn_rgb_x{s}.pb": graphdef_rgb_lr_to_hr(layers, s),
                 f"srcnn_rgb_x{s}_superres.onnx": superres_onnx_rgb(layers, s, metadata=src)}
-    meta = {"source_weights": info.onnx_path.name, "source_sha256": info.sha256, "variant": info.variant,
-            "scale": s, "input": "studio-range Y (MATLAB rgb2ycbcr / 255), float32 (N, 1, h, w), h, w >= 2",
+    meta = {**src, "input": "studio-range Y (MATLAB rgb2ycbcr / 255), float32 (N, 1, h, w), h, w >= 2",
             "output": f"studio-range Y, float32 (N, 1, {s}h, {s}w)"}
     onnx_bytes = onnx_lr_to_hr(layers, s, metadata=meta, name=f"srcnn_x{s}").SerializeToString(deterministic=True)
     return {f"srcnn_x{s}.onnx": onnx_bytes, f"srcnn_x{s}.pb": graphdef_lr_to_hr(layers, s),

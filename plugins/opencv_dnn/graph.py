@@ -32,7 +32,7 @@ import numpy as np
 from srcnn.fast import split_carry
 from srcnn.resize import contributions
 
-__all__ = ["BICUBIC_PAD", "bicubic_phases", "read_conv_stack", "stack_radius", "onnx_lr_to_hr"]
+__all__ = ["BICUBIC_PAD", "bicubic_phases", "diag", "read_conv_stack", "stack_radius", "onnx_lr_to_hr"]
 
 OPSET = 13
 BICUBIC_PAD = 2  # LR pixels of symmetric border the 4-tap phases need (offsets -2..+2)
@@ -75,6 +75,11 @@ def bicubic_conv_weight(scale: int, channels: int = 1) -> np.ndarray:
     s, t, c = k1.shape[0], k1.shape[1], int(channels)
     k2 = np.einsum("ya,xb->yxab", k1, k1).reshape(s * s, 1, 1, t, t)
     return (k2 * np.eye(c)[None, :, :, None, None]).reshape(s * s * c, c, t, t)
+
+
+def diag(k, channels: int) -> np.ndarray:
+    """(kh, kw) kernel -> float32 (C, C, kh, kw) weights applying it to each channel on its own."""
+    return np.einsum("ij,hw->ijhw", np.eye(int(channels), dtype=np.float32), np.asarray(k, np.float32))
 
 
 def read_conv_stack(onnx_path: str | Path, channels: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -191,11 +196,6 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
     r = stack_radius(layers)
     nodes, inits = [], []
 
-    def diag(k):
-        """(kh, kw) or (1, 1, kh, kw) kernel -> (C, C, kh, kw), each channel on its own."""
-        k = np.asarray(k, np.float32).reshape(np.shape(k)[-2:])
-        return np.einsum("ij,hw->ijhw", np.eye(c, dtype=np.float32), k)
-
     def const(arr, nm):
         if nm not in {t.name for t in inits}:
             inits.append(numpy_helper.from_array(np.asarray(arr), nm))
@@ -229,12 +229,12 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
         k = np.zeros((3, 1) if axis == 2 else (1, 3), np.float32)
         k[0, 0] = 1
         pads = [1, 0, 1, 0] if axis == 2 else [0, 1, 0, 1]
-        return node("Conv", [x, const(diag(k), f"shift_w{axis}")], tag, kernel_shape=list(k.shape), pads=pads)
+        return node("Conv", [x, const(diag(k, c), f"shift_w{axis}")], tag, kernel_shape=list(k.shape), pads=pads)
 
     def tail_mask(x, axis, n, tag):
         """0 over x, 1 over the n pixels a tail Pad adds."""
         # A 1x1 Conv, not a Mul by 0: OpenCV 4.8+'s importer infers different shapes for them.
-        zero = node("Conv", [x, const(diag(np.zeros((1, 1))), "zero_w")], f"{tag}_zero", kernel_shape=[1, 1])
+        zero = node("Conv", [x, const(diag(np.zeros((1, 1)), c), "zero_w")], f"{tag}_zero", kernel_shape=[1, 1])
         return tail_pad(zero, axis, n, "constant", tag, 1.0)
 
     # OpenCV before 4.6 takes no negative Slice start and before 4.5.5 no edge Pad, so the far
@@ -254,7 +254,7 @@ def onnx_lr_to_hr(layers, scale: int, *, metadata: dict | None = None, name: str
         last = node("Mul", [tail_mask(f, axis, 1, f"{tag}_mask"),
                             shifted(tail_pad(f, axis, 1, "reflect", f"{tag}_refl"), axis, f"{tag}_shift")],
                     f"{tag}_last")  # x(n-1) one pixel beyond the end, 0 elsewhere
-        box = diag(np.ones((n, 1) if axis == 2 else (1, n)))
+        box = diag(np.ones((n, 1) if axis == 2 else (1, n)), c)
         pads = [0] * 8
         pads[axis], pads[4 + axis] = n - 1, n - 1
         last = node("Pad", [last, const(np.array(pads, np.int64), f"{tag}_box_pads")], f"{tag}_box_in", mode="constant")

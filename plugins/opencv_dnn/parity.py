@@ -1,4 +1,4 @@
-"""PSNR of ``cv2.dnn_superres`` with our .pb (or 5.1+ ``_superres.onnx``) against the core pipeline, on the same LR images.
+"""PSNR of ``cv2.dnn_superres`` (our .pb / ``_superres.onnx``) against the core pipeline, same LR images.
 
     python -m srcnn.opencv.parity [--datasets DIR] [--set Set5] [--models DIR] [--weights DIR]
 

@@ -14,10 +14,8 @@ channels first, the same file still works). Build-time only, like ``graph.py``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .graph import onnx_lr_to_hr
-from .tfgraph import EDSR_MEAN_BGR, FULL_TO_STUDIO, STUDIO_TO_FULL
+from .tfgraph import EDSR_MEAN_BGR, edsr_convs, y_range_convs
 
 __all__ = ["superres_onnx_y", "superres_onnx_rgb"]
 
@@ -25,15 +23,13 @@ __all__ = ["superres_onnx_y", "superres_onnx_rgb"]
 def superres_onnx_y(layers, scale: int, *, metadata: dict | None = None) -> bytes:
     """``srcnn_x{S}_superres.onnx``: full-range LR Y, (1, h, w, 1) or (1, 1, h, w), in [0, 1]
     -> full-range HR Y (1, 1, S*h, S*w), for ``setModel("fsrcnn", S)`` on OpenCV 5.1+."""
-    def lin(a, c):
-        return np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32)
-
     s = int(scale)
+    pre, post = y_range_convs()
     doc = (f"SRCNN x{s} for cv2.dnn_superres (OpenCV 5.1+, algorithm 'fsrcnn'): OpenCV's full-range "
            f"low-resolution Y in [0, 1], float32 (N, h, w, 1) or (N, 1, h, w), h, w >= 2 -> full-range "
            f"high-resolution Y (N, 1, {s}h, {s}w). Studio-range conversion and MATLAB bicubic inside.")
     m = onnx_lr_to_hr(layers, s, metadata=metadata, name=f"srcnn_x{s}_superres", interleave="depth_to_space",
-                      pre=lin(*FULL_TO_STUDIO), post=lin(*STUDIO_TO_FULL), layout="any", doc=doc)
+                      pre=pre, post=post, layout="any", doc=doc)
     return m.SerializeToString(deterministic=True)
 
 
@@ -42,10 +38,7 @@ def superres_onnx_rgb(layers, scale: int, *, metadata: dict | None = None) -> by
     ``EDSR_MEAN_BGR``, -> the same for the S-times larger image; ``layers`` an RGB conv stack
     (R, G, B in [0, 1]). The conversions are those of ``tfgraph.graphdef_rgb_lr_to_hr``."""
     s = int(scale)
-    mean = np.asarray(EDSR_MEAN_BGR, np.float64)
-    flip = np.eye(3)[::-1]  # channel c <- channel 2 - c
-    pre = ((flip / 255.0)[:, :, None, None], mean[::-1] / 255.0)
-    post = ((flip * 255.0)[:, :, None, None], -mean)
+    pre, post = edsr_convs()
     doc = (f"SRCNN 9-5-5-rgb x{s} for cv2.dnn_superres (OpenCV 5.1+, algorithm 'edsr'): float32 (N, 3, h, w) "
            f"B, G, R in 0-255 less the DIV2K mean {tuple(EDSR_MEAN_BGR)}, h, w >= 2 -> (N, 3, {s}h, {s}w), "
            "the same convention. MATLAB bicubic inside.")

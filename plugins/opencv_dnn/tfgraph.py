@@ -28,9 +28,10 @@ from srcnn import onnxmini as _ow
 
 from srcnn.fast import split_carry
 
-from .graph import BICUBIC_PAD, bicubic_conv_weight, stack_radius
+from .graph import BICUBIC_PAD, bicubic_conv_weight, diag, stack_radius
 
-__all__ = ["graphdef_lr_to_hr", "graphdef_rgb_lr_to_hr", "FULL_TO_STUDIO", "STUDIO_TO_FULL", "EDSR_MEAN_BGR"]
+__all__ = ["graphdef_lr_to_hr", "graphdef_rgb_lr_to_hr", "y_range_convs", "edsr_convs", "FULL_TO_STUDIO",
+           "STUDIO_TO_FULL", "EDSR_MEAN_BGR"]
 
 DT_FLOAT, DT_INT32 = 1, 3
 # y_studio = a * y_full + c and its inverse, for Y in [0, 1]
@@ -117,7 +118,7 @@ class _Builder:
 
     def diag(self, k: np.ndarray) -> np.ndarray:
         """(kh, kw) kernel -> (C, C, kh, kw) weights applying it to each channel on its own."""
-        return np.einsum("ij,hw->ijhw", np.eye(self.c, dtype=np.float32), np.asarray(k, np.float32))
+        return diag(k, self.c)
 
     def const(self, name: str, arr: np.ndarray) -> str:
         key = arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes()
@@ -260,16 +261,32 @@ def _lr_to_hr(layers, scale: int, channels: int, pre, post) -> bytes:
     return b"".join(g.parts) + versions
 
 
+def y_range_convs():
+    """((w, b), (w, b)): the 1x1 convs full-range Y -> studio range and back (dnn_superres's Y
+    paths feed and expect full range; the weights are studio range). Shared with ``superres.py``."""
+    def lin(a, c):
+        return np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32)
+
+    return lin(*FULL_TO_STUDIO), lin(*STUDIO_TO_FULL)
+
+
+def edsr_convs():
+    """((w, b), (w, b)): the 1x1 convs from what "edsr" feeds (B, G, R in 0-255 less
+    ``EDSR_MEAN_BGR``) to R, G, B in [0, 1], and back. Shared with ``superres.py``."""
+    m = np.asarray(EDSR_MEAN_BGR, np.float64)
+    flip = np.eye(3)[::-1]  # channel c <- channel 2 - c
+    return (((flip / 255.0)[:, :, None, None].astype(np.float32), (m[::-1] / 255.0).astype(np.float32)),
+            ((flip * 255.0)[:, :, None, None].astype(np.float32), (-m).astype(np.float32)))
+
+
 def graphdef_lr_to_hr(layers, scale: int) -> bytes:
     """Serialized GraphDef: full-range LR Y (N, h, w, 1) in [0, 1] -> full-range HR Y (N, Sh, Sw, 1).
 
     For ``setModel("fsrcnn" | "espcn" | "lapsrn", S)``. ``layers`` is the weight file's conv
     stack [(w (out, in, k, k), b (out,))] (studio range).
     """
-    def lin(a, c):
-        return np.full((1, 1, 1, 1), a, np.float32), np.array([c], np.float32)
-
-    return _lr_to_hr(layers, scale, 1, ("to_studio", *lin(*FULL_TO_STUDIO)), ("to_full", *lin(*STUDIO_TO_FULL)))
+    pre, post = y_range_convs()
+    return _lr_to_hr(layers, scale, 1, ("to_studio", *pre), ("to_full", *post))
 
 
 def graphdef_rgb_lr_to_hr(layers, scale: int) -> bytes:
@@ -282,10 +299,5 @@ def graphdef_rgb_lr_to_hr(layers, scale: int) -> bytes:
     (3 -> 3, R, G, B in [0, 1]), as the 9-5-5-rgb weight file has. The first 1x1 conv gives
     rgb = (bgr_fed + mean)[::-1] / 255, the last bgr = 255 rgb[::-1] - mean.
     """
-    m = np.asarray(EDSR_MEAN_BGR, np.float64)
-    flip = np.eye(3)[::-1]  # channel c <- channel 2 - c
-    w_in = (flip / 255.0)[:, :, None, None].astype(np.float32)
-    b_in = (m[::-1] / 255.0).astype(np.float32)
-    w_out = (flip * 255.0)[:, :, None, None].astype(np.float32)
-    b_out = (-m).astype(np.float32)
-    return _lr_to_hr(layers, scale, 3, ("from_edsr", w_in, b_in), ("to_edsr", w_out, b_out))
+    pre, post = edsr_convs()
+    return _lr_to_hr(layers, scale, 3, ("from_edsr", *pre), ("to_edsr", *post))
