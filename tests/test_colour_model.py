@@ -78,7 +78,9 @@ def test_rgb_from_y_is_the_y_pipeline(tmp_path):
     img = picture(30, 26).astype(np.float32) / 255
     a = upscale(img, 3, model=y_net, fast=False)
     b = upscale(img, 3, model=c_net, fast=False)
-    assert np.abs(a - upscale(img, 3, model=y_net, fast=False, tile=7)).max() == 0
+    # float32 output: tiled == untiled up to float rounding (on an AVX2-only EPYC onnxruntime's
+    # conv sums a 7-pixel tile in another order: 1.8e-7 measured); integer outputs: the tests above
+    assert np.abs(a - upscale(img, 3, model=y_net, fast=False, tile=7)).max() < 1e-6
     assert np.abs(a - imresize(img, 3)).max() > 2e-3  # the network does change the picture
     assert np.abs(a - b).max() < 2e-5
 

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
     "srcnn_955_x3": "x3_955zf",  # ... y, z, za-zf (--regrow 8,4, v5.sh): val20 28.258 -> 28.262 -> 28.265 -> 28.269 -> 28.271 -> 28.274 -> 28.276 -> 28.278
-    "srcnn_955_x4": "x4_955ma",  # ... y, z, za-zh (--regrow 8,4, v5.sh): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762; la (10,000 steps) 26.766, ma (20,000) 26.775 (v6.sh)
+    "srcnn_955_x4": "x4_955na",  # ... y, z, za-zh (--regrow 8,4, v5.sh): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762; la (10,000 steps) 26.766, ma (20,000) 26.775 (v6.sh), na (20,000 from ma) 26.779 (v7.sh)
     "srcnn_915_x3": "x3_915h",
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
@@ -34,7 +34,7 @@ SHIPPED = {
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
     "srcnn_955rgb_x2": "x2_955rgb",
-    "srcnn_955rgb_x4": "x4_955rgbma",  # again from the shipped x4 (x4_955x, x4_955zh, then x4_955ma): image val20 31.350 -> 31.368 -> 31.388 -> 31.399
+    "srcnn_955rgb_x4": "x4_955rgbna",  # again from the shipped x4 (x4_955x, x4_955zh, x4_955ma, then x4_955na): image val20 31.350 -> 31.368 -> 31.388 -> 31.399 -> 31.403
 }
 
 

@@ -26,6 +26,8 @@ wait_for() {  # a finished run (runs/NAME/done), written by another lane or reci
 lane_a() {
   wait_for x4_955ma
   $T --name x4_955na --init runs/x4_955ma/last.pt --steps ${STEPS_LONGER:-20000}
+  # x4_955na: val20 26.779, shipped; the colour network again from it (x4_955rgbna)
+  SUFFIX=na AMP=$AMP THREADS=${THREADS:-2} FROM4=runs/x4_955na/last.pt bash training/recipes/colour.sh 4
 }
 
 mkdir -p runs
