@@ -183,7 +183,9 @@ def test_int8_upscale_close_to_reference():
     a = upscale(img, 3, fast=False).astype(np.float64)
     b = upscale(img, 3, int8=True).astype(np.float64)
     d = np.abs(a - b)
-    assert d.max() <= 3 and d.mean() <= 0.25
+    # 7-bit activations (AVX2 without VNNI) have twice the step: 4 levels on 2 of 2.2 M pixels
+    # (PSNR 62.4 dB against the reference) on an AVX2-only EPYC
+    assert d.max() <= (3 if int8_act_bits() == 8 else 4) and d.mean() <= 0.25
     assert 10 * np.log10(255.0 ** 2 / np.mean((a - b) ** 2)) >= 50
     # int8 really ran on some tiles: the float32 fast path is much closer to the reference
     c = upscale(img, 3).astype(np.float64)
