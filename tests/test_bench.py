@@ -29,3 +29,23 @@ def test_plot_figures(tmp_path):
         assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 5000
     assert run.machine_kind({"isa": "avx2 fma avx512f avx512_vnni"}) == "avx512-vnni"
     assert run.plot_figures(tmp_path / "none", m, [], {}, 2) == []
+
+
+def test_layers_profile_table():
+    """bench/layers.py profiles the real fast-path graphs: the float32 table holds the three
+    convolutions, and where int8 runs here, the QLinearConv and the int8 ratio line."""
+    import subprocess
+
+    from srcnn.quant import int8_cpu_problem
+
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "layers.py"), "--size", "64", "--runs", "2"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = [r.split("|")[1:-1] for r in out.splitlines() if r.startswith("| float32") or r.startswith("| int8")]
+    ops = [c[2].strip() for c in rows if c[0].strip() == "float32"]
+    assert ops.count("Conv") == 3, out
+    whole = [float(c[3].strip(" *")) for c in rows if "whole run" in c[1]]
+    assert whole and all(w > 0 for w in whole)
+    if int8_cpu_problem() is None:
+        assert any(c[2].strip() == "QLinearConv" for c in rows) and "int8 against float32:" in out, out
+    else:
+        assert "no int8 here" in out
