@@ -678,8 +678,12 @@ def main(argv=None) -> int:
         say(md_table(["model", "activation bits", "CNN speed-up", f"fp32 file to file s (~{big_mp:g} MP)",
                       "int8 s", "file to file speed-up", "upscale-only speed-up", "tiles rerun in fp32",
                       "Set5 / Set14 dB against fp32 (manifest)"], qrows) + "\n")
-        say("7-bit rows on a VNNI CPU: the integers a CPU without VNNI computes, on VNNI kernels; their "
-            "speed there is what an AVX2 machine's own run of this benchmark shows.\n")
+        if int8_act_bits() == 8:
+            say("7-bit rows on a VNNI CPU: the integers a CPU without VNNI computes, on VNNI kernels; their "
+                "speed there is what an AVX2 machine's own run of this benchmark shows.\n")
+        else:
+            say("This CPU has no VNNI: onnxruntime's AVX2 / AVX-512BW integer kernels with 7-bit activations "
+                "(`python bench/layers.py`: node by node).\n")
     elif int8_cpu_problem():
         say(f"## int8: not on this CPU ({int8_cpu_problem()})\n")
     one = cnn.get(("9-5-5", 3, Fast.name))
