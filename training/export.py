@@ -26,10 +26,10 @@ SHIPPED = {
     "srcnn_955_x2": "x2_955h",
     "srcnn_955_x3": "x3_955zf",  # ... y, z, za-zf (--regrow 8,4, v5.sh): val20 28.258 -> 28.262 -> 28.265 -> 28.269 -> 28.271 -> 28.274 -> 28.276 -> 28.278
     "srcnn_955_x4": "x4_955na",  # ... y, z, za-zh (--regrow 8,4, v5.sh): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762; la (10,000 steps) 26.766, ma (20,000) 26.775 (v6.sh), na (20,000 from ma) 26.779 (v7.sh)
-    "srcnn_915_x3": "x3_915h",
+    "srcnn_915_x3": "x3_915k",  # x3_915h (GPU), then v8.sh: i (revive + regrow) 28.032, j, k (plain): val20 28.045 -> 28.044 -> 28.052
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
-    "srcnn_915_x4": "x4_915x",  # x4_915v, then v8.sh: w (revive + regrow) 26.558, x (plain) 26.572 (val20 26.564 -> 26.572)
+    "srcnn_915_x4": "x4_915y",  # x4_915v, then v8.sh: w (revive + regrow) 26.558, x, y (plain): val20 26.564 -> 26.572 -> 26.580
     "srcnn_935_x3": "x3_935zc",  # x3_935v, w, x (revive), y, z, za, zb, zc (--regrow 8,4): val20 28.092 -> 28.114 -> 28.136 -> 28.143 -> 28.154 -> 28.162 -> 28.170 -> 28.175
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
