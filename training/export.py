@@ -29,7 +29,7 @@ SHIPPED = {
     "srcnn_915_x3": "x3_915k",  # x3_915h (GPU), then v8.sh: i (revive + regrow) 28.032, j, k (plain): val20 28.045 -> 28.044 -> 28.052
     # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
-    "srcnn_915_x4": "x4_915y",  # x4_915v, then v8.sh: w (revive + regrow) 26.558, x, y (plain): val20 26.564 -> 26.572 -> 26.580
+    "srcnn_915_x4": "x4_915z",  # x4_915v, then v8.sh: w (revive + regrow) 26.558, x, y, z (plain): val20 26.564 -> 26.572 -> 26.580 -> 26.585
     "srcnn_935_x3": "x3_935zc",  # x3_935v, w, x (revive), y, z, za, zb, zc (--regrow 8,4): val20 28.092 -> 28.114 -> 28.136 -> 28.143 -> 28.154 -> 28.162 -> 28.170 -> 28.175
     # the paper's colour network (training/recipes/colour.sh)
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
