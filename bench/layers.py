@@ -15,18 +15,14 @@ import argparse
 import collections
 import json
 import os
-import platform
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from srcnn.fast import FastModel  # noqa: E402
-from srcnn.quant import int8_cpu_problem, require_int8  # noqa: E402
-from srcnn.runtime import ModelError, resolve_model  # noqa: E402
+from run import machine_info  # bench/run.py: this script's folder is on sys.path
+from srcnn.fast import FastModel
+from srcnn.quant import int8_cpu_problem, require_int8
+from srcnn.runtime import ModelError, resolve_model
 
 CONVS = {"Conv", "QLinearConv", "FusedConv"}
 
@@ -78,8 +74,9 @@ def main(argv=None) -> int:
             cases.append((f"int8, {q.act_bits}-bit activations", q))
         except ModelError as e:
             problem = str(e)
+    m = machine_info()
     print(f"# {a.model} x{a.scale} CNN, {a.size}x{a.size} output, {a.threads} thread(s), best of {a.runs}; "
-          f"CPU {platform.processor() or platform.machine()}")
+          f"CPU {m['cpu']} ({m['isa']})")
     print()
     print("| graph | node | op | ms | share |")
     print("|---|---|---|---|---|")

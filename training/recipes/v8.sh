@@ -23,7 +23,7 @@ T="$PY build.py train --threads ${THREADS:-1} --data T91,BSD200_train,BSDS500_te
    --batch 32 --patch 96 --amp $AMP --filters 9-1-5 --lr 3e-4"
 
 cycles() {  # cycles SCALE FIRST_RUN NAME...: each run starts from the one before; the first
-  local s=$1 prev=$2 first=1; shift 2  # of NAME... with --revive --regrow 8,4
+  local s=$1 prev=$2 first=1 extra; shift 2  # of NAME... with --revive --regrow 8,4
   for name in "$@"; do
     if [ $first = 1 ]; then extra="--revive --regrow 8,4"; else extra=""; fi
     $T --name "$name" --init "runs/$prev/last.pt" --scales "$s" --steps ${STEPS:-4000} $extra
