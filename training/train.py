@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pad-borders", action="store_true",
                    help="cut input patches from the image replicate-padded by the receptive-field "
                         "radius, as the core runs it, so border pixels are trained as they are run")
+    p.add_argument("--degrade", action="store_true",
+                   help="photo models: degrade every patch on the fly as a user's file is (random "
+                        "resampler, blur, noise, JPEG; training/degrade.py) and validate on the mean "
+                        "PSNR over training.degrade.VAL_SPECS (Y networks only)")
+    p.add_argument("--mix", default=None,
+                   help="with --degrade: fields of training.degrade.Mix to change, e.g. clean=0.35,jpeg=0.5")
     p.add_argument("--barrier", default=None,
                    help="DIR,N: wait (up to 90 s) until N runs have their data ready before timing "
                         "steps, so runs sharing one GPU calibrate under the same load")
@@ -217,6 +223,57 @@ def validate(model: SRCNN, samples, scale: int, device, colour: str = "y") -> fl
     return float(np.mean(vals))
 
 
+@torch.no_grad()
+def validate_degraded(model: SRCNN, sets: dict, scale: int, device) -> tuple[float, dict]:
+    """Mean Y PSNR over the degradations of ``sets`` ({spec: [(HR Y uint8, bicubic Y)]}), and each."""
+    from srcnn.colour import from_float
+    from srcnn.metrics import psnr
+    model.eval()
+    r = model.cfg.shrink
+    each = {}
+    for spec, rows in sets.items():
+        vals = []
+        for y_hr, y_in in rows:
+            x = torch.from_numpy(y_in.astype(np.float32))[None, None].to(device)
+            y = model(F.pad(x, (r, r, r, r), mode="replicate"))[0, 0].double().cpu().numpy()
+            vals.append(psnr(y_hr.astype(np.float64), from_float(y, np.uint8).astype(np.float64), border=scale))
+        each[spec] = float(np.mean(vals))
+    model.train()
+    return float(np.mean(list(each.values()))), each
+
+
+def run_validation(args, model, samples, scale: int, device, out: str, step: int) -> float:
+    """The run's validation PSNR; degraded runs also append each spec's to ``out/val.jsonl``."""
+    if not args.degrade:
+        return validate(model, samples, scale, device, args.colour)
+    v, each = validate_degraded(model, samples, scale, device)
+    with open(os.path.join(out, "val.jsonl"), "a") as f:
+        f.write(json.dumps({"step": step, "scale": scale, "mean": round(v, 4),
+                            **{k: round(e, 4) for k, e in each.items()}}) + "\n")
+    print(f"{args.name} step {step} x{scale} " + " ".join(f"{k} {e:.3f}" for k, e in each.items()), flush=True)
+    return v
+
+
+def parse_mix(spec: str | None):
+    """'clean=0.35,q_min=40' -> training.degrade.Mix with those fields changed."""
+    from dataclasses import fields, replace
+    from .degrade import Mix
+    if not spec:
+        return Mix()
+    types = {f.name: f.type for f in fields(Mix)}
+    kw = {}
+    for part in spec.split(","):
+        k, _, v = part.partition("=")
+        if k not in types:
+            raise SystemExit(f"--mix: unknown field {k!r}; fields: {', '.join(types)}")
+        kw[k] = int(v) if types[k] in (int, "int") else float(v)
+    return replace(Mix(), **kw)
+
+
+def gather_wanted(args, device) -> bool:
+    return args.sampler == "gather" or (args.sampler == "auto" and device.type == "cuda" and not args.degrade)
+
+
 def save_atomic(obj, path: str) -> None:
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -289,9 +346,16 @@ def main(argv=None) -> int:
 
     t0 = time.time()
     hr_scales = tuple(float(f) for f in args.hr_scales.split(","))
-    bank = PairBank(data, scales, exclude=holdout, min_size=args.patch, colour=args.colour, stride=args.stride,
-                    hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
-    gather = args.sampler == "gather" or (args.sampler == "auto" and device.type == "cuda")
+    if args.degrade:
+        from .degrade import DegradeBank
+        if args.colour != "y" or gather_wanted(args, device):
+            raise SystemExit("--degrade: Y networks with the loop sampler only")
+        bank = DegradeBank(data, scales, exclude=holdout, min_size=args.patch + 8 * max(scales), hr_scales=hr_scales,
+                           mix=parse_mix(args.mix))
+    else:
+        bank = PairBank(data, scales, exclude=holdout, min_size=args.patch, colour=args.colour, stride=args.stride,
+                        hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
+    gather = gather_wanted(args, device)
     if gather:
         from .data import GatherSampler
         samplers = {s: GatherSampler(bank, s, device) for s in scales}
@@ -308,8 +372,12 @@ def main(argv=None) -> int:
         if rank == 0:
             print(f"{args.name}: revived {n} dead units per hidden layer", flush=True)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp == "bf16")
-    val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in val_paths]
-                for s in scales}
+    if args.degrade:
+        from .degrade import val_samples
+        val_sets = {s: val_samples(val_paths, s) for s in scales}
+    else:
+        val_sets = {s: [(prepare(p.stem, load_uint8(p), s), load_uint8(p)) for p in val_paths]
+                    for s in scales}
     loss_mask = None
     if args.loss_channels:
         loss_mask = torch.zeros(1, cfg.channels, 1, 1, device=device)
@@ -333,7 +401,7 @@ def main(argv=None) -> int:
     if rank == 0 and step == 0 and args.init:
         # Where the started-from weights stand on this run's validation set: the row to beat.
         for s in scales:
-            v = validate(ema, val_sets[s], s, device, args.colour)
+            v = run_validation(args, ema, val_sets[s], s, device, out, 0)
             writer.writerow([0, s, "0", "", f"{v:.3f}", "0"])
             print(f"{args.name} step 0 (--init) x{s} val {v:.3f} dB", flush=True)
         log.flush()
@@ -398,7 +466,7 @@ def main(argv=None) -> int:
         last = step == args.steps
         if rank == 0 and (step % args.val_every == 0 or last):
             for s in scales:
-                v = validate(ema, val_sets[s], s, device, args.colour)
+                v = run_validation(args, ema, val_sets[s], s, device, out, step)
                 mean_loss = float(run_loss) / max(run_n, 1)
                 writer.writerow([step, s, f"{lr:.3e}", f"{mean_loss:.6e}", f"{v:.3f}",
                                  f"{time.time() - t_last:.1f}"])
