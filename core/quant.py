@@ -284,8 +284,8 @@ def main(argv=None) -> int:
     if problem:
         print(f"build.py int8: {problem}", file=sys.stderr)
         return 2
-    datasets = Path(args.datasets or os.environ.get("SRCNN_DATASETS")
-                    or Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    # ../shared/datasets beside the checkout (build.py runs in it), never beside the installed package
+    datasets = Path(args.datasets or os.environ.get("SRCNN_DATASETS") or Path("..", "shared", "datasets"))
     if not (datasets / "T91").is_dir():
         print(f"build.py int8: no {datasets / 'T91'} (pass --datasets)", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ COLOURS = ("y", "ycbcr", "rgb")
 
 
 def default_dataset_root() -> str:
-    return os.environ.get("SRCNN_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets"))
+    return os.environ.get("SRCNN_DATASETS", os.path.abspath(os.path.join(os.pardir, "shared", "datasets")))
 
 
 def to_colour(img: np.ndarray, colour: str) -> np.ndarray:

@@ -20,18 +20,18 @@ import torch
 from .data import default_dataset_root
 from .model import SRCNN, SRCNNConfig, plain_weights
 
-ROOT = Path(__file__).resolve().parents[1]
-# weight-file name -> (training run, recipe line that made it)
+# weight-file name -> the training run it is exported from; the stages that led to each are in
+# docs/training.md and in its manifest's training.stages.
 SHIPPED = {
     "srcnn_955_x2": "x2_955h",
-    "srcnn_955_x3": "x3_955zf",  # ... y, z, za-zf (--regrow 8,4, v5.sh): val20 28.258 -> 28.262 -> 28.265 -> 28.269 -> 28.271 -> 28.274 -> 28.276 -> 28.278
-    "srcnn_955_x4": "x4_955na",  # ... y, z, za-zh (--regrow 8,4, v5.sh): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762; la (10,000 steps) 26.766, ma (20,000) 26.775 (v6.sh), na (20,000 from ma) 26.779 (v7.sh)
-    "srcnn_915_x3": "x3_915k",  # x3_915h (GPU), then v8.sh: i (revive + regrow) 28.032, j, k (plain): val20 28.045 -> 28.044 -> 28.052
-    # stage 4 (training/recipes/v2.sh): the paper's fast variants at every scale
+    "srcnn_955_x3": "x3_955zf",  # ... y, z, za-zf (--regrow 8,4, stage 7): val20 28.258 -> 28.262 -> 28.265 -> 28.269 -> 28.271 -> 28.274 -> 28.276 -> 28.278
+    "srcnn_955_x4": "x4_955na",  # ... y, z, za-zh (--regrow 8,4, stage 7): val20 26.743 -> 26.746 -> 26.748 -> 26.751 -> 26.752 -> 26.755 -> 26.757 -> 26.758 -> 26.760 -> 26.762; la (10,000 steps) 26.766, ma (20,000) 26.775 (stage 8), na (20,000 from ma) 26.779 (stage 9)
+    "srcnn_915_x3": "x3_915k",  # x3_915h (GPU), then stage 10: i (revive + regrow) 28.032, j, k (plain): val20 28.045 -> 28.044 -> 28.052
+    # stage 4: the paper's fast variants at every scale
     "srcnn_915_x2": "x2_915z",  # x2_915y (dead units revived), x2_915z: val20 30.926 -> 30.978 -> 31.008
-    "srcnn_915_x4": "x4_915z",  # x4_915v, then v8.sh: w (revive + regrow) 26.558, x, y, z (plain): val20 26.564 -> 26.572 -> 26.580 -> 26.585
+    "srcnn_915_x4": "x4_915z",  # x4_915v, then stage 10: w (revive + regrow) 26.558, x, y, z (plain): val20 26.564 -> 26.572 -> 26.580 -> 26.585
     "srcnn_935_x3": "x3_935zc",  # x3_935v, w, x (revive), y, z, za, zb, zc (--regrow 8,4): val20 28.092 -> 28.114 -> 28.136 -> 28.143 -> 28.154 -> 28.162 -> 28.170 -> 28.175
-    # the paper's colour network (training/recipes/colour.sh)
+    # the paper's colour network, each from the Y model of its scale
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
     "srcnn_955rgb_x2": "x2_955rgb",
     "srcnn_955rgb_x4": "x4_955rgbna",  # again from the shipped x4 (x4_955x, x4_955zh, x4_955ma, then x4_955na): image val20 31.350 -> 31.368 -> 31.388 -> 31.399 -> 31.403
@@ -100,7 +100,7 @@ def run_eval(onnx_path: Path, folder: Path, scale: int, ensemble: bool = True) -
     return out
 
 
-VAL_LIST = ROOT / "training" / "splits" / "val20.txt"
+VAL_LIST = Path("training") / "splits" / "val20.txt"  # in the checkout (build.py runs there)
 
 
 def validation_psnr(onnx_path: Path, datasets: Path, scale: int) -> dict | None:
@@ -190,8 +190,8 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="build.py weights", description=__doc__.splitlines()[0])
-    p.add_argument("--runs", default=str(ROOT / "runs"))
-    p.add_argument("--out", default=str(ROOT / "weights"))
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--out", default="weights")
     p.add_argument("--only", nargs="*", help="weight names to export (default: all shipped)")
     p.add_argument("--run", help="export this run instead (with --name)")
     p.add_argument("--name", help="weight file name for --run")
@@ -217,60 +217,11 @@ def main(argv=None) -> int:
         from srcnn.quant import main as int8
 
         code = int8(["--weights", args.out, "--datasets", str(datasets), "--only", *done])
-    table = models_table(Path(args.out))
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "models.md").write_text(table + "\n")
-    print("wrote docs/models.md")
-    return code
+    if code or Path(args.out).resolve() != Path("weights").resolve():
+        return code
+    from .docs import main as docs  # the tables of README.md and docs/ quote these manifests
 
-
-# The paper's numbers (FACTS section 2 and 7), Set5 / Set14, by (variant, scale); the issue's
-# musts are these + 0.05 dB for 9-5-5 and these for the fast variants.
-PAPER = {
-    ("9-5-5", 2): (36.66, 32.45), ("9-5-5", 3): (32.75, 29.30), ("9-5-5", 4): (30.49, 27.50),
-    ("9-1-5", 2): (36.34, 32.18), ("9-1-5", 3): (32.39, 29.00), ("9-1-5", 4): (30.09, 27.20),
-    ("9-3-5", 3): (32.66, None),
-}
-
-
-def models_table(folder: Path) -> str:
-    """Markdown: every shipped model's Set5 / Set14 PSNR (single pass, --ensemble) against the
-    paper's and bicubic, the validation split's PSNR and the reproduce command; from the manifests."""
-    rows = ["| model | Set5 PSNR / SSIM | Set14 PSNR / SSIM | paper Set5 / Set14 | ours - paper | "
-            "--ensemble Set5 / Set14 | bicubic Set5 / Set14 | val20 | run | reproduce |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
-    for mf in sorted(folder.glob("*.json")):
-        m = json.loads(mf.read_text())
-        met = m.get("metrics", {})
-        if "Set5" not in met or "Set14" not in met:
-            continue
-        key = (m["variant"].replace("-rgb", ""), m["scale"])
-        paper = PAPER.get(key) if not m["variant"].endswith("-rgb") else None
-        f = lambda ds, k="srcnn": met[ds].get(k, {}).get("psnr")  # noqa: E731
-        g = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
-        diff = " / ".join(f"{f(ds) - p:+.3f}" if p is not None else "-" for ds, p in zip(("Set5", "Set14"), paper)) \
-            if paper else "-"
-        val = m.get("validation", {}).get("srcnn_psnr")
-        run = m["training"]["run"]
-        ssim = lambda ds: met[ds]["srcnn"].get("ssim")  # noqa: E731
-        cell = lambda ds: f"{f(ds):.2f}" + (f" / {ssim(ds):.4f}" if ssim(ds) is not None else "")  # noqa: E731
-        rows.append(
-            f"| {m['variant']} x{m['scale']} | {cell('Set5')} | {cell('Set14')} | "
-            f"{' / '.join(g(p) for p in paper) if paper else '-'} | {diff} | "
-            f"{g(f('Set5', 'ensemble'))} / {g(f('Set14', 'ensemble'))} | "
-            f"{met['Set5']['bicubic']['psnr']:.2f} / {met['Set14']['bicubic']['psnr']:.2f} | "
-            f"{f'{val:.3f}' if val is not None else '-'}{' (image)' if m['variant'].endswith('-rgb') else ''} | "
-            f"`{run}` | `python build.py reproduce {run} --out runs-rerun` |")
-    colour = ["", "Colour (the paper's Table 5 image PSNR, `srcnn-cli eval --channels rgb`): "
-              "Y models with bicubic chroma against the RGB network, Set5 / Set14:", ""]
-    for mf in sorted(folder.glob("*.json")):
-        m = json.loads(mf.read_text())
-        c5 = m.get("metrics", {}).get("Set5", {}).get("colour")
-        c14 = m.get("metrics", {}).get("Set14", {}).get("colour")
-        if c5 and c14:
-            colour.append(f"- {m['variant']} x{m['scale']}: {c5['srcnn']['psnr']:.2f} / {c14['srcnn']['psnr']:.2f} dB "
-                          f"(bicubic {c5['bicubic']['psnr']:.2f} / {c14['bicubic']['psnr']:.2f})")
-    return "\n".join(rows + colour)
+    return docs([])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ It never trains. For every row of ``srcnn.training.experiments.TABLES`` it reads
 ``runs/RUN/`` (args.json, log.csv, last.pt); a finished run is exported to a temporary weight
 file and scored with the paper's protocol on Set5 x3 (``srcnn.evaluate``), its network timed
 per Set14 image (onnxruntime, one thread, this CPU). The numbers are cached in
-``runs/RUN/report.json`` (keyed by the checkpoint's step and size), so rebuilding is quick.
+``runs/RUN/report.json`` (keyed by the checkpoint's step and size), so rebuilding is quick;
+runs/ keeps no checkpoints of these runs (docs/training.md), so their cached numbers are
+reported until a run is trained again (``python build.py experiments --only RUN``).
 A run that is missing or unfinished is listed with the command that makes it.
 
 Figures (matplotlib, ``pip install '.[report]'``): PSNR against run time per image for every
@@ -27,7 +29,6 @@ import numpy as np
 from .data import default_dataset_root
 from .experiments import BUDGET, COMMON, TABLES, Row, Table
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_state(runs: Path, name: str) -> dict:
@@ -50,10 +51,14 @@ def curve(runs: Path, name: str) -> list[tuple[int, float]]:
 
 
 def _cached(runs: Path, name: str, key: str, compute):
+    """``runs/NAME/report.json``'s ``key``, computed (from the checkpoint) when absent or stale.
+    A run whose checkpoint runs/ no longer keeps (docs/training.md) keeps its cached scores."""
     cache = runs / name / "report.json"
     ck = runs / name / "last.pt"
-    stamp = f"{ck.stat().st_size}:{run_state(runs, name).get('step')}"
     data = json.loads(cache.read_text()) if cache.exists() else {}
+    if not ck.exists() and key in data:
+        return data[key]
+    stamp = f"{ck.stat().st_size}:{run_state(runs, name).get('step')}"
     if data.get("stamp") != stamp:
         data = {"stamp": stamp}
     if key not in data:
@@ -373,8 +378,8 @@ def build(runs: Path, docs: Path, datasets: Path) -> Path:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="build.py report", description=__doc__.splitlines()[0])
-    p.add_argument("--runs", default=str(ROOT / "runs"))
-    p.add_argument("--docs", default=str(ROOT / "docs"))
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--docs", default="docs")
     p.add_argument("--datasets", default=default_dataset_root())
     a = p.parse_args(argv)
     datasets = Path(a.datasets)

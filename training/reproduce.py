@@ -11,6 +11,12 @@ use the GPU, as they did there.
 
     python build.py reproduce x3_955h --out runs-rerun        # every stage of the shipped x3
     python build.py reproduce x3_955h --out runs-rerun --dry-run
+    python build.py reproduce x3_915l --out runs --last       # continue an unfinished run in place
+
+``--last`` reruns RUN's own stage only, starting from DIR's copy of the run before it if there
+is one, else the recorded runs' (runs/ keeps the checkpoints of shipped and unfinished runs:
+docs/training.md). A whole chain is never rerun into the recorded runs' own folder: its
+finished stages have no checkpoints there and would train again over their records.
 """
 from __future__ import annotations
 
@@ -61,13 +67,22 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default="runs", help="where the recorded runs are")
     p.add_argument("--out", required=True, help="folder for the rerun stages")
     p.add_argument("--dry-run", action="store_true", help="print the commands only")
+    p.add_argument("--last", action="store_true", help="RUN's own stage only (e.g. to continue it in --runs)")
     a = p.parse_args(argv)
     runs, out = Path(a.runs), Path(a.out)
+    if out.resolve() == runs.resolve() and not a.last:
+        print(f"build.py reproduce: --out {a.out} is the recorded runs' folder: give another, or --last",
+              file=sys.stderr)
+        return 2
     chain = lineage(runs, a.run)
     prev = None
+    if a.last:
+        chain, prev = chain[-1:], (chain[-2]["run"] if len(chain) > 1 else None)
     for stage in chain:
         rec = json.loads((runs / stage["run"] / "args.json").read_text())["args"]
         cmd = stage_argv(rec, out, prev)
+        if prev and not (out / prev / "last.pt").exists():  # --last: the run before is in runs/ only
+            cmd[cmd.index("--init") + 1] = str(runs / prev / "last.pt")
         print("python build.py train " + shlex.join(cmd), flush=True)
         if not a.dry_run:
             code = train_main(cmd)

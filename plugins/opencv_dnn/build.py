@@ -25,7 +25,7 @@ from .graph import onnx_lr_to_hr, read_conv_stack, stack_radius
 from .superres import superres_onnx_rgb, superres_onnx_y
 from .tfgraph import graphdef_lr_to_hr, graphdef_rgb_lr_to_hr
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+CHECKOUT_MODELS = Path("plugins", "opencv_dnn", "models")
 
 
 def select_models(folder: Path, variant: str = "9-5-5") -> dict[int, ModelInfo]:
@@ -68,7 +68,8 @@ def build_files(info: ModelInfo) -> dict[str, bytes]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="build.py opencv", description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, default=None, help="weights folder (default: the shipped weights)")
-    ap.add_argument("--out", type=Path, default=MODELS_DIR, help=f"output folder (default: {MODELS_DIR})")
+    # The checkout's folder (build.py runs in the checkout), not the installed package's MODELS_DIR.
+    ap.add_argument("--out", type=Path, default=CHECKOUT_MODELS, help=f"output folder (default: {CHECKOUT_MODELS})")
     ap.add_argument("--variant", default="9-5-5", help="which variant to build, one model per scale")
     ap.add_argument("--rgb-variant", default="9-5-5-rgb",
                     help="which RGB variant to build for dnn_superres's 'edsr' (srcnn_rgb_x{S}.pb, "

@@ -56,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import MODELS_DIR, available_scales
     from .build import select_models
 
-    root = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(prog="python -m srcnn.opencv.parity", description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", type=Path,
-                    default=Path(os.environ.get("SRCNN_DATASETS", root.parent / "shared" / "datasets")))
+                    default=Path(os.environ.get("SRCNN_DATASETS", Path("..", "shared", "datasets"))))
     ap.add_argument("--set", default="Set5")
     ap.add_argument("--models", type=Path, default=MODELS_DIR)
     ap.add_argument("--weights", type=Path, default=None)
