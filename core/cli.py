@@ -85,7 +85,12 @@ def _progress_bar(label: str, enabled: bool):
 @click.option("--channels", type=click.Choice(["y", "rgb"]), default="y", show_default=True,
               help="y: PSNR/SSIM on Y (the paper's Tables 2-3); rgb: the colour pipeline, PSNR of Y, Cb, "
                    "Cr and of the image as the paper's Table 5 (mean of the three channels' MSE).")
-def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, passes, channels):
+@click.option("--degrade", "degrade_spec", default=None, metavar="SPEC",
+              help="Make each LR as a user's file instead of the paper's float LR: a downscaler "
+                   "(matlab, pillow-bicubic, pillow-lanczos, bilinear, area) and steps (jpeg:Q, "
+                   "noise:SIGMA), comma-separated, e.g. 'jpeg:75' or 'area,noise:3'; rounded to 8 bits. "
+                   "Scores the model as `srcnn-cli` runs it and bicubic on the same LR (PSNR on Y).")
+def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, passes, channels, degrade_spec):
     """Bicubic and SRCNN PSNR/SSIM on Y for every image in FOLDER (the paper's protocol)."""
     from .ensemble import passes_of
     from .evaluate import evaluate, format_table
@@ -94,6 +99,8 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, pas
     n = passes_of(int(passes) if passes else ensemble)
     if passes and not ensemble:
         raise UserError("--passes goes with --ensemble")
+    if degrade_spec is not None:
+        return _eval_degraded(folder, scale, model, engine, as_json, int8, n, channels, degrade_spec)
 
     net = None
     if model.lower() != "none":
@@ -122,6 +129,34 @@ def eval_cmd(folder, scale, model, engine, as_json, no_ssim, int8, ensemble, pas
     except (ValueError, OSError) as e:
         raise UserError(str(e)) from None
     click.echo(json.dumps(res, indent=2) if as_json else format_table(res))
+
+
+def _eval_degraded(folder, scale, model, engine, as_json, int8, n, channels, spec):
+    from .degrade import parse
+    from .evaluate import evaluate_degraded, format_table
+    from .runtime import ModelError, resolve_model
+
+    try:
+        parse(spec)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not float(scale).is_integer():
+        raise UserError(f"--degrade needs a whole factor (2, 3, 4, ...), got {scale:g}")
+    m = None if model.lower() == "none" else model
+    try:
+        if m is not None:
+            resolve_model(m, scale)
+        res = evaluate_degraded(folder, int(scale), m, spec, engine=engine, ensemble=n, int8=int8,
+                                channels=channels,
+                                progress=_progress_bar("evaluating", not as_json and sys.stderr.isatty()))
+    except ModelError as e:
+        raise UserError(str(e)) from None
+    except (ValueError, OSError) as e:
+        raise UserError(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+    else:
+        click.echo(format_table(res).replace("\n", f"  degrade {res['degrade']}\n", 1))
 
 
 @main.command("models")

@@ -155,3 +155,54 @@ def format_table(res: dict) -> str:
         + (f"  ensemble of {res['ensemble']}" if res.get("ensemble", 1) > 1 else "")
     sep = "-" * len(row(head))
     return "\n".join([title, row(head), sep] + [row(l) for l in lines[:-1]] + [sep, row(lines[-1])])
+
+
+def evaluate_degraded(folder: str | Path | list, scale: int, model: str | None, spec: str, *, engine: str = "onnxruntime",
+                      ensemble: int = 1, int8: bool = False, channels: str = "y", progress=None) -> dict:
+    """The model and bicubic on low-resolution images made as a user's file (``srcnn.degrade``).
+
+    ``folder``: a folder of HR images, or a list of image paths.
+
+    Per image: HR uint8 RGB mod-cropped; LR = ``srcnn.degrade.apply(spec, HR, scale, seed=i)``
+    (uint8, the i-th image of the folder seeds its noise); SRCNN = ``srcnn.upscale(LR, scale)``
+    as a user runs it (the default fast path, uint8 out); bicubic = MATLAB bicubic of the same
+    LR. ``channels='y'``: PSNR on Y (MATLAB rgb2ycbcr of both, ceil(s) px shaved); 'rgb': the
+    image PSNR of ``colour_scores``. Same result layout as ``evaluate``, plus 'degrade'.
+    """
+    from .colour import from_float, rgb2y
+    from .degrade import apply, parse
+    from .metrics import psnr
+    from .pipeline import upscale
+    from .protocol import modcrop, shave_for
+    from .resize import imresize
+
+    deg = parse(spec)
+    paths = [Path(p) for p in folder] if isinstance(folder, (list, tuple)) else list_images(folder)
+    if not paths:
+        raise ValueError(f"no images (.bmp .png .jpg .tif .webp) in {folder}")
+    b = shave_for(scale)
+    rows = []
+    for i, p in enumerate(paths):
+        img = load_uint8(p)
+        if channels == "rgb" and img.ndim == 2:
+            img = np.dstack([img] * 3)
+        hr = modcrop(img, scale)
+        lr = apply(deg, hr, scale, seed=i)
+        bic = imresize(lr.astype(np.float64) / 255.0, scale)
+        row = {"name": p.stem}
+        outs = {"bicubic": from_float(bic, np.uint8)}
+        if model is not None:
+            outs["srcnn"] = upscale(lr, scale, model=model, engine=engine, ensemble=ensemble, int8=int8)
+        for m, o in outs.items():
+            if channels == "rgb":
+                row[m] = colour_scores(hr, o.astype(np.float64) / 255.0, b)
+            else:
+                row[m] = {"psnr": psnr(rgb2y(hr).astype(np.float64), rgb2y(o).astype(np.float64), border=b)}
+        rows.append(row)
+        if progress:
+            progress(i + 1, len(paths))
+    methods = ["bicubic"] + (["srcnn"] if model is not None else [])
+    mean = {m: {k: float(np.mean([r[m][k] for r in rows])) for k in rows[0][m]} for m in methods}
+    where = str(folder) if not isinstance(folder, (list, tuple)) else f"{len(paths)} images"
+    return {"folder": where, "scale": scale, "model": model, "plan": None, "ensemble": ensemble,
+            "channels": channels, "degrade": str(deg), "images": rows, "mean": mean}
