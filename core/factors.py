@@ -11,8 +11,8 @@ with one last MATLAB-bicubic resample of the last model's output:
   (x1.5 = x2, then x0.75; x2.5 = x2 then x2, then x0.625; x5 = x2 then x3, then x0.833;
   x8 = x2 then x4). ``plan_for`` says what was measured to choose this.
 
-``bench/factors.py`` measured this against the alternatives on Set5 and Set14 (the README's
-table). The resample is computed per output tile from the region of the last model's output it
+``bench/factors.py`` measured this against the alternatives on Set5 and Set14 (docs/factors.md).
+The resample is computed per output tile from the region of the last model's output it
 reads (``resample_rows``), so plans tile exactly like a single model does.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 LR images are made by the core's MATLAB-compatible downscale of the mod-cropped RGB image
 (uint8, as MATLAB's ``imresize(HR, 1/s, 'bicubic')``); PSNR is on Y (MATLAB rgb2ycbcr) with
-``s`` pixels shaved. Prints one row per scale; the README's table comes from here.
+``s`` pixels shaved. Prints one row per scale; plugins/opencv_dnn/README.md's table comes from here.
 """
 from __future__ import annotations
 
