@@ -16,7 +16,16 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 ROOT=${SRCNN_GIMP_ROOT:-/var/tmp/srcnn-gimp3}
-MIRROR=${SRCNN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The chroot's package source: $SRCNN_DEBIAN_MIRROR, else the Debian archive this machine's apt
+# is configured with (the first URI of its sources that is not a security archive), else
+# debootstrap's own default. No mirror is named here: a machine behind a proxy or a local mirror
+# keeps using it.
+host_mirror() {
+    { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | cut -d: -f2- | tr ' ' '\n'
+      grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | sed -E 's/\[[^]]*\] *//' | awk '{print $2}'
+    } | grep -v -e '^$' -e 'security' | head -n 1 || true   # none: debootstrap's default
+}
+MIRROR=${SRCNN_DEBIAN_MIRROR:-$(host_mirror)}
 # xvfb + xdotool: the undo test drives GIMP's own Edit > Undo (Ctrl+Z) in the GUI on a virtual
 # screen, since the PDB has no undo procedure.
 PKGS="gimp python3-gi gir1.2-gimp-3.0 python3-venv ca-certificates xvfb xauth xdotool"
@@ -53,13 +62,13 @@ if [ "$(cat "$ROOT/.base-ready" 2>/dev/null)" != "$STAMP" ]; then
         if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
             command -v debootstrap >/dev/null || { log "apt-get install debootstrap";
                 $NICE apt-get update -qq && $NICE apt-get install -y -qq debootstrap >/dev/null; }
-            log "debootstrap trixie into $ROOT"
+            log "debootstrap trixie into $ROOT from ${MIRROR:-the default mirror of debootstrap}"
             # a half-made root from an interrupted run: start over (never while something is mounted in it)
             if [ -e "$ROOT/debootstrap" ]; then
                 if grep -qs " $ROOT/" /proc/mounts; then log "mounts under $ROOT: refusing to delete"; exit 1; fi
                 rm -rf --one-file-system "$ROOT"; mkdir -p "$ROOT"
             fi
-            $NICE debootstrap --variant=minbase trixie "$ROOT" "$MIRROR" >"$ROOT.debootstrap.log" 2>&1 \
+            $NICE debootstrap --variant=minbase trixie "$ROOT" ${MIRROR:+"$MIRROR"} >"$ROOT.debootstrap.log" 2>&1 \
                 || { tail -20 "$ROOT.debootstrap.log" >&2; exit 1; }
         fi
         # pip inside the chroot verifies HTTPS against the host's bundle (FACTS 6)
