@@ -314,9 +314,11 @@ def _stdio_paths(inputs: list, output: str):
 @click.option("--height", "-H", type=click.IntRange(1, None), default=None,
               help="Output height in pixels; with --width: the largest size that fits inside both, "
                    "aspect ratio kept.")
-@click.option("--model", "-m", default="9-5-5", show_default=True,
-              help="9-5-5 (best), 9-3-5, 9-1-5 (fast), 9-5-5-rgb (the colour network), or a path to "
-                   "a weight file (.onnx with its .json). `srcnn-cli models` lists them.")
+@click.option("--model", "-m", default="auto", show_default=True,
+              help="auto: photo for JPEG inputs (known by content), 9-5-5 for the rest; 9-5-5 (best on "
+                   "clean pictures), photo (JPEG, noisy or unknown-resampler pictures), 9-3-5, 9-1-5 (fast), "
+                   "9-5-5-rgb (the colour network), or a path to a weight file (.onnx with its .json). "
+                   "`srcnn-cli models` lists them.")
 @click.option("--engine", type=click.Choice(["onnxruntime", "opencv"]), default="onnxruntime", show_default=True)
 @click.option("--tile", type=click.IntRange(16, 8192), default=512, show_default=True,
               help="Tile side in output pixels (bounds memory; the result does not depend on it).")
@@ -369,6 +371,10 @@ def upscale_cmd(paths, scale, width, height, model, engine, tile, threads, overw
     if passes and not ensemble:
         raise UserError("--passes goes with --ensemble")
     n_passes = int(passes) if passes else (True if ensemble else 1)
+    auto = model == "auto"
+    if auto:
+        from .runtime import DEFAULT_VARIANT
+        model = DEFAULT_VARIANT  # what the messages below name; JPEG inputs may get the photo model
     try:
         info = resolve_model(model, scale)
         stage_models = models_by_scale(model)
@@ -430,7 +436,8 @@ def upscale_cmd(paths, scale, width, height, model, engine, tile, threads, overw
         try:
             if batch:
                 dst.parent.mkdir(parents=True, exist_ok=True)
-            notes = upscale_file(src, dst, scale=scale, width=width, height=height, model=model, engine=engine,
+            notes = upscale_file(src, dst, scale=scale, width=width, height=height, model="auto" if auto else model,
+                                 engine=engine,
                                  tile=tile, threads=threads, overwrite=overwrite, quality=quality,
                                  max_pixels=max_pixels, fast=fast, png_level=png_level, int8=int8,
                                  ensemble=n_passes,

@@ -366,6 +366,27 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     return notes
 
 
+def auto_model(fmt: str | None, int8: bool = False) -> tuple[str, str | None]:
+    """The model ``--model auto`` (the default) runs on a file Pillow read as ``fmt``, and a note.
+
+    A JPEG (known by its bytes, not its name) gets the photo model, trained on JPEG, noise and
+    other resamplers (it gains more there, loses on clean images); everything else 9-5-5.
+    """
+    from .runtime import DEFAULT_VARIANT, ModelError, available_models
+
+    if fmt != "JPEG" or not any(m.variant == "photo" for m in available_models()):
+        return DEFAULT_VARIANT, None
+    if int8:
+        from .quant import require_int8
+        try:
+            for m in available_models():
+                if m.variant == "photo":
+                    require_int8(m)
+        except ModelError:
+            return DEFAULT_VARIANT, "a JPEG input: the photo model has no int8 calibration, so 9-5-5 --int8 ran"
+    return "photo", "a JPEG input: the photo model ran (trained on JPEG and noise; --model 9-5-5 for the clean model)"
+
+
 def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model=None,
                  engine: str = "onnxruntime", tile: int | None = None, threads: int | None = None,
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
@@ -378,6 +399,7 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
     from its extension), or a binary stream such as stdout, written once the image is encoded,
     in format ``fmt`` ('PNG', 'JPEG', ...; default: the input's if it can be written, else PNG).
     ``width`` / ``height``: a target size instead of ``scale`` (``srcnn.pipeline.target_scale``).
+    ``model``: None or 'auto' (``auto_model``: the photo model for a JPEG, else 9-5-5), a variant or a path.
     """
     from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale
 
@@ -399,6 +421,10 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
     if sized:
         scale = target_scale(h, w, width, height)
     check_size(h, w, scale, max_out)
+    if model is None or model == "auto":
+        model, note = auto_model(pic.format, int8)
+        if note:
+            pic.notes.append(note)
     out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
                   threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8,
                   ensemble=ensemble)

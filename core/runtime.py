@@ -18,7 +18,9 @@ import numpy as np
 
 __all__ = ["ModelError", "ModelInfo", "Model", "weights_dir", "available_models", "resolve_model"]
 
-VARIANTS = {"9-5-5": "955", "9-3-5": "935", "9-1-5": "915", "9-5-5-rgb": "955rgb"}
+VARIANTS = {"9-5-5": "955", "9-3-5": "935", "9-1-5": "915", "9-5-5-rgb": "955rgb", "photo": "photo"}
+# 'photo': 9-5-5 networks trained on LR made as users' files are (JPEG, noise, other resamplers;
+# training/degrade.py). The CLI picks it for JPEG inputs when --model is not given.
 DEFAULT_VARIANT = "9-5-5"
 
 

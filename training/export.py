@@ -34,7 +34,12 @@ SHIPPED = {
     # the paper's colour network, each from the Y model of its scale
     "srcnn_955rgb_x3": "x3_955rgbz",  # again from the shipped x3 (x3_955x, then x3_955zf): image val20 32.895 -> 32.917 -> 32.940
     "srcnn_955rgb_x2": "x2_955rgb",
-    "srcnn_955rgb_x4": "x4_955rgbna",  # again from the shipped x4 (x4_955x, x4_955zh, x4_955ma, then x4_955na): image val20 31.350 -> 31.368 -> 31.388 -> 31.399 -> 31.403
+    "srcnn_955rgb_x4": "x4_955rgbna",
+    # photo models (issue 27): the 9-5-5 models above fine-tuned on degraded patches
+    # (training/recipes/photo.json; training/degrade.py), chosen on val20 over six degradations
+    "srcnn_photo_x2": "photo_x2a",
+    "srcnn_photo_x3": "photo_x3a",
+    "srcnn_photo_x4": "photo_x4a",  # again from the shipped x4 (x4_955x, x4_955zh, x4_955ma, then x4_955na): image val20 31.350 -> 31.368 -> 31.388 -> 31.399 -> 31.403
 }
 
 
@@ -167,7 +172,12 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
     colour = args.get("colour", "y")
     if colour not in ("y", "rgb"):
         raise ValueError(f"run {run} is a {colour} network; the pipeline ships Y and RGB models")
-    variant = cfg.name + ("-rgb" if colour == "rgb" else "")
+    variant = "photo" if args.get("degrade") else cfg.name + ("-rgb" if colour == "rgb" else "")
+    if args.get("degrade"):
+        from .train import parse_mix
+        mix = parse_mix(args.get("mix"))
+        training["degradation"] = ("drawn per patch (training/degrade.py): " + ", ".join(
+            f"{k}={v}" for k, v in vars(mix).items()) + "; clean = MATLAB bicubic as above")
     manifest = write_model(out, name, layers, scale=scale, variant=variant, colour=colour,
                            extra={"training": training})
     err = check_onnx_matches_torch(model, out / f"{name}.onnx")
@@ -185,7 +195,28 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
     if val:
         m["validation"] = val
     manifest.write_text(json.dumps(m, indent=2) + "\n")
+    if colour == "y":
+        add_realworld(manifest, datasets)
     return manifest
+
+
+def add_realworld(manifest: Path, datasets: Path, table: Path = Path("docs") / "realworld.json") -> None:
+    """The real-photo grid of one weight file (training/realworld.py): its rows go into
+    docs/realworld.json (where they are kept by sha256) and into the manifest's ``realworld``."""
+    from srcnn.runtime import ModelInfo
+    from . import realworld as rw
+
+    info = ModelInfo.load(manifest)
+    known = rw.load(table)
+    rows = rw.grid([info], datasets, known=known, log=lambda s: print(s, file=sys.stderr, flush=True))
+    if not rows:
+        return
+    table.parent.mkdir(parents=True, exist_ok=True)
+    table.write_text(json.dumps(rw.merge(known, rows), indent=1) + "\n")
+    m = json.loads(manifest.read_text())
+    m["realworld"] = {"protocol": "srcnn-cli eval --degrade SPEC (see docs/realworld.md); dB",
+                      "rows": [{k: r[k] for k in ("set", "spec", "bicubic", "srcnn", "gain")} for r in rows]}
+    manifest.write_text(json.dumps(m, indent=2) + "\n")
 
 
 def main(argv=None) -> int:

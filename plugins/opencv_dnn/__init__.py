@@ -33,10 +33,12 @@ TILE_HALO = 12
 MAX_RADIUS = 20
 
 
-def available_scales(folder: str | Path | None = None, *, rgb: bool = False) -> list[int]:
+def available_scales(folder: str | Path | None = None, *, rgb: bool = False, photo: bool = False) -> list[int]:
     """Scales with both an .onnx and a .pb in ``folder`` (default: the shipped models);
-    ``rgb``: scales with a ``srcnn_rgb_x{S}.pb`` (the colour network for "edsr")."""
+    ``rgb``: scales with a ``srcnn_rgb_x{S}.pb`` (the colour network for "edsr"); ``photo``: of the
+    photo model (``srcnn_photo_x{S}``, trained on JPEG, noisy and otherwise resampled pictures)."""
     d = Path(folder) if folder else MODELS_DIR
+    stem = "srcnn_photo_x" if photo else "srcnn_x"
     out = []
     if rgb:
         for p in d.glob("srcnn_rgb_x*.pb"):
@@ -44,8 +46,8 @@ def available_scales(folder: str | Path | None = None, *, rgb: bool = False) -> 
             if s.isdigit():
                 out.append(int(s))
         return sorted(out)
-    for p in d.glob("srcnn_x*.onnx"):
-        s = p.stem[len("srcnn_x"):]
+    for p in d.glob(stem + "*.onnx"):
+        s = p.stem[len(stem):]
         if s.isdigit() and p.with_suffix(".pb").is_file():
             out.append(int(s))
     return sorted(out)
@@ -54,13 +56,15 @@ def available_scales(folder: str | Path | None = None, *, rgb: bool = False) -> 
 _NAMES = {"onnx": "srcnn_x{s}.onnx", "pb": "srcnn_x{s}.pb", "superres": "srcnn_x{s}_superres.onnx"}
 
 
-def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None, *, rgb: bool = False) -> Path:
+def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None, *, rgb: bool = False,
+               photo: bool = False) -> Path:
     """Path of a built model file; FileNotFoundError if not built.
 
     ``fmt``: 'onnx' (``srcnn_x{scale}.onnx``, for ``cv2.dnn``), 'pb' (``srcnn_x{scale}.pb``, for
     ``dnn_superres`` on OpenCV 4.x / 5.0) or 'superres' (``srcnn_x{scale}_superres.onnx``, for
     ``dnn_superres`` on OpenCV 5.1+). With ``rgb``: ``srcnn_rgb_x{scale}.pb`` or
     ``srcnn_rgb_x{scale}_superres.onnx`` (the colour network is built for ``dnn_superres`` only).
+    With ``photo``: ``srcnn_photo_x{scale}.*``, the photo model's files, in the same three formats.
     """
     if fmt not in _NAMES:
         raise ValueError(f"fmt must be 'onnx', 'pb' or 'superres', got {fmt!r}")
@@ -71,15 +75,19 @@ def model_path(scale: int, fmt: str = "onnx", folder: str | Path | None = None, 
         raise ValueError(f"scale must be an integer, got {scale!r}")
     d = Path(folder) if folder else MODELS_DIR
     name = _NAMES[fmt].format(s=int(scale))
-    p = d / (name.replace("srcnn_x", "srcnn_rgb_x") if rgb else name)
+    p = d / (name.replace("srcnn_x", "srcnn_rgb_x") if rgb else name.replace("srcnn_x", "srcnn_photo_x") if photo
+             else name)
     if not p.is_file():
-        have = ", ".join(f"x{s}" for s in available_scales(d, rgb=rgb)) or "none (run `python build.py opencv`)"
-        raise FileNotFoundError(f"no OpenCV {'RGB ' if rgb else ''}model for x{scale} in {d} (built: {have})")
+        have = ", ".join(f"x{s}" for s in available_scales(d, rgb=rgb, photo=photo)) or \
+            "none (run `python build.py opencv`)"
+        kind = "RGB " if rgb else "photo " if photo else ""
+        raise FileNotFoundError(f"no OpenCV {kind}model for x{scale} in {d} (built: {have})")
     return p
 
 
-def read_net(scale: int, folder: str | Path | None = None):
-    """A fresh ``cv2.dnn.Net`` of ``srcnn_x{scale}.onnx`` (studio-range Y in and out).
+def read_net(scale: int, folder: str | Path | None = None, *, photo: bool = False):
+    """A fresh ``cv2.dnn.Net`` of ``srcnn_x{scale}.onnx`` (``photo``: ``srcnn_photo_x{scale}.onnx``;
+    studio-range Y in and out).
 
     Input: float32 blob (N, 1, h, w), h, w >= 2, studio-range Y in [0, 1]
     (``rgb2ycbcr(rgb)[..., 0]``, MATLAB's BT.601); output (N, 1, S*h, S*w), same range.
@@ -87,7 +95,7 @@ def read_net(scale: int, folder: str | Path | None = None):
     import cv2
 
     # a path, never bytes: readNetFromONNX(bytes) crashes the process (FACTS 3)
-    return cv2.dnn.readNetFromONNX(str(model_path(scale, "onnx", folder)))
+    return cv2.dnn.readNetFromONNX(str(model_path(scale, "onnx", folder, photo=photo)))
 
 
 def superres_format() -> str:
@@ -98,7 +106,7 @@ def superres_format() -> str:
     return "pb" if hasattr(cv2.dnn, "readNetFromTensorflow") else "superres"
 
 
-def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool = False):
+def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool = False, photo: bool = False):
     """A ``cv2.dnn_superres.DnnSuperResImpl`` loaded with ``srcnn_x{scale}.pb`` (OpenCV 4.x, 5.0)
     or ``srcnn_x{scale}_superres.onnx`` (OpenCV 5.1+: ``superres_format()``), ready to ``upsample``.
 
@@ -110,14 +118,15 @@ def create_superres(scale: int, folder: str | Path | None = None, *, rgb: bool =
     colour network, all of B, G, R through the CNN; ``upsample`` then takes 3-channel images,
     8-bit or float 0-255, and returns uint8; OpenCV up to 5.0 refuses other images, 5.1 does not
     check, so pass BGR). Same result as ``srcnn.upscale(rgb, S, model="9-5-5-rgb")`` to one
-    grey level.
+    grey level. ``photo=True``: the photo model's files (``srcnn_photo_x{scale}``), Y only, as the
+    default ones.
     """
     import cv2
 
     if not hasattr(cv2, "dnn_superres"):
         raise ImportError("cv2.dnn_superres is missing: install opencv-contrib-python(-headless), "
                           "not opencv-python (only one OpenCV wheel may be installed)")
-    path = model_path(scale, superres_format(), folder, rgb=rgb)
+    path = model_path(scale, superres_format(), folder, rgb=rgb, photo=photo)
     sr = cv2.dnn_superres.DnnSuperResImpl_create()
     sr.readModel(str(path))
     # any of fsrcnn/espcn/lapsrn selects the Y-only path; edsr feeds BGR - mean, 0-255
@@ -129,17 +138,17 @@ _NETS: dict[tuple[str, int], tuple[object, threading.Lock]] = {}
 _NETS_LOCK = threading.Lock()
 
 
-def _net(scale: int, folder):
-    key = (str(model_path(scale, "onnx", folder)), int(scale))
+def _net(scale: int, folder, photo: bool = False):
+    key = (str(model_path(scale, "onnx", folder, photo=photo)), int(scale))
     with _NETS_LOCK:
         if key not in _NETS:
-            _NETS[key] = (read_net(scale, folder), threading.Lock())
+            _NETS[key] = (read_net(scale, folder, photo=photo), threading.Lock())
         return _NETS[key]
 
 
-def _run_y(y: np.ndarray, scale: int, folder, tile: int) -> np.ndarray:
+def _run_y(y: np.ndarray, scale: int, folder, tile: int, photo: bool = False) -> np.ndarray:
     """float32 (h, w) studio Y -> (S*h, S*w), one LR tile (plus halo) at a time."""
-    net, lock = _net(scale, folder)
+    net, lock = _net(scale, folder, photo)
     h, w = y.shape
     s = int(scale)
     out = np.empty((s * h, s * w), np.float32)
@@ -158,8 +167,10 @@ def _run_y(y: np.ndarray, scale: int, folder, tile: int) -> np.ndarray:
     return out
 
 
-def upsample_bgr(img: np.ndarray, scale: int, *, folder: str | Path | None = None, tile: int = 192) -> np.ndarray:
-    """Upscale an OpenCV image with ``srcnn_x{scale}.onnx`` run by ``cv2.dnn``.
+def upsample_bgr(img: np.ndarray, scale: int, *, folder: str | Path | None = None, tile: int = 192,
+                 photo: bool = False) -> np.ndarray:
+    """Upscale an OpenCV image with ``srcnn_x{scale}.onnx`` (``photo``: ``srcnn_photo_x{scale}.onnx``,
+    for JPEG or noisy pictures) run by ``cv2.dnn``.
 
     Same recipe as ``srcnn.pipeline.upscale`` (agrees with it to one grey level): MATLAB
     BT.601 studio-range YCbCr, Y through the network, Cb/Cr (and alpha) by MATLAB bicubic.
@@ -189,11 +200,11 @@ def upsample_bgr(img: np.ndarray, scale: int, *, folder: str | Path | None = Non
         raise ValueError("image contains NaN or infinite values")
     alpha = x[:, :, 3] if x.ndim == 3 and x.shape[2] == 4 else None
     if x.ndim == 2 or x.shape[2] == 1:
-        y = _run_y(x.reshape(x.shape[:2]).astype(np.float32), s, folder, tile).astype(np.float64)
+        y = _run_y(x.reshape(x.shape[:2]).astype(np.float32), s, folder, tile, photo).astype(np.float64)
         out = y.reshape(y.shape + img.shape[2:])
     else:
         ycc = rgb2ycbcr(np.ascontiguousarray(x[:, :, 2::-1]))  # BGR -> RGB -> float YCbCr, unrounded
-        y = _run_y(ycc[:, :, 0].astype(np.float32), s, folder, tile).astype(np.float64)
+        y = _run_y(ycc[:, :, 0].astype(np.float32), s, folder, tile, photo).astype(np.float64)
         cc = imresize(ycc[:, :, 1:], s)
         rgb = ycbcr2rgb(np.concatenate([y[:, :, None], cc], axis=2))
         out = rgb[:, :, ::-1]
