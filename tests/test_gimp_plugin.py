@@ -797,3 +797,23 @@ def test_model_menu_source(g3, monkeypatch):
     monkeypatch.setattr(g3, "INSTALL", {})
     assert g3.find_capabilities() == (g3.DEFAULT_CAPS, None)
     assert [n for n, _, _ in g3.model_choices(g3.DEFAULT_CAPS)] == ["9-5-5", "9-1-5"]
+
+
+def test_photo_model_is_offered_and_preselected_for_jpeg_sources(g3, tmp_path):
+    """The photo model is listed by what it is for, right after 9-5-5, and the dialog opens on it
+    for an image GIMP imported from a JPEG file (by the file's bytes, whatever its name)."""
+    caps = {"variants": {"9-5-5": [2, 3, 4], "photo": [2, 3, 4], "9-1-5": [3]}, "int8": [], "ensemble": False}
+    ch = g3.model_choices(caps)
+    assert [n for n, _, _ in ch] == ["9-5-5", "photo", "9-1-5"]
+    assert dict((n, l) for n, l, _ in ch)["photo"] == "Photo: JPEG or noisy source (photo)"
+    from PIL import Image
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.jpg", quality=80)
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.png")
+    (tmp_path / "c.png").write_bytes((tmp_path / "a.jpg").read_bytes())
+    assert g3.preselect_model(ch, str(tmp_path / "a.jpg"), "9-1-5") == "photo"
+    assert g3.preselect_model(ch, str(tmp_path / "c.png"), "9-5-5") == "photo"
+    assert g3.preselect_model(ch, str(tmp_path / "b.png"), "9-1-5") == "9-1-5"
+    assert g3.preselect_model(ch, None, "9-5-5") == "9-5-5"
+    assert g3.preselect_model(ch, str(tmp_path / "missing.jpg"), "9-5-5") == "9-5-5"
+    no_photo = g3.model_choices({"variants": {"9-5-5": [3]}, "int8": [], "ensemble": False})
+    assert g3.preselect_model(no_photo, str(tmp_path / "a.jpg"), "9-5-5") == "9-5-5"

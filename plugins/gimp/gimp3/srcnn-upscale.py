@@ -31,7 +31,8 @@ MAX_SCALE = 16.0  # as srcnn-cli --scale
 MAX_SIDE = 524288  # GIMP's largest image side
 
 # Variants by what they give a user, best first; the technical name goes in brackets.
-VARIANT_LABELS = (("9-5-5", "High quality"), ("9-5-5-rgb", "High quality, colour network"),
+VARIANT_LABELS = (("9-5-5", "High quality"), ("photo", "Photo: JPEG or noisy source"),
+                  ("9-5-5-rgb", "High quality, colour network"),
                   ("9-3-5", "Good quality, faster"), ("9-1-5", "Fast, a little softer"))
 ENSEMBLE_LABEL = "Best quality, about 8x slower"
 INT8_LABEL = "about 1.7x faster"
@@ -85,6 +86,24 @@ def model_choices(caps):
             out.append((v + "-int8", "%s, %s (%s int8)" % (what, INT8_LABEL, v),
                         "the middle layer in 8-bit integers (7-bit activations where the CPU has no VNNI), within 0.02 dB; " + factors))
     return out
+
+
+def is_jpeg_file(path):
+    """True when the file at ``path`` is a JPEG by its first bytes (the name does not matter)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(3) == b"\xff\xd8\xff"
+    except (OSError, TypeError):
+        return False
+
+
+def preselect_model(choices, source_path, current):
+    """The Model entry the dialog opens with: 'photo' for an image GIMP imported from a JPEG file
+    (when a photo model is offered), else ``current`` (GIMP's last-used value)."""
+    nicks = [n for n, _, _ in choices]
+    if "photo" in nicks and source_path and is_jpeg_file(source_path):
+        return "photo"
+    return current
 
 
 def output_size(n, scale):
@@ -523,6 +542,10 @@ def _gimp_main():
                 put(link.from_scale(config.get_property("scale")) if link.last == "scale" else
                     link.from_side(link.last, config.get_property(link.last)))
 
+        src = image.get_imported_file() or image.get_file()
+        model = preselect_model(CHOICES, src.get_path() if src is not None else None, config.get_property("model"))
+        if model != config.get_property("model"):
+            config.set_property("model", model)
         put(link.from_scale(config.get_property("scale")))
         config.connect("notify", edited)
         dialog.fill(["scale", "width", "height", "result-size", "model", "new-image"])
