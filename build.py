@@ -19,11 +19,24 @@ path given on the command line are the checkout's. Datasets: $SRCNN_DATASETS, el
 """
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+COMMANDS = {  # build.py COMMAND ARGS... runs FUNCTION(ARGS)
+    "train": "srcnn.training.train:main",
+    "weights": "srcnn.training.export:main",
+    "int8": "srcnn.quant:main",
+    "reproduce": "srcnn.training.reproduce:main",
+    "experiments": "srcnn.training.experiments:main",
+    "report": "srcnn.training.report:main",
+    "docs": "srcnn.training.docs:main",
+    "prune": "srcnn.training.prune:main",
+    "opencv": "srcnn.opencv.build:main",
+    "gimp": "srcnn.gimp.build:main",
+}
 
 
 def main(argv: list[str]) -> int:
@@ -36,36 +49,9 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("SRCNN_DATASETS", str(ROOT.parent / "shared" / "datasets"))
     os.environ.setdefault("SRCNN_WEIGHTS", str(ROOT / "weights"))
     cmd, rest = argv[0], argv[1:]
-    if cmd == "train":
-        from srcnn.training.train import main as train
-        return train(rest)
-    if cmd == "reproduce":
-        from srcnn.training.reproduce import main as reproduce
-        return reproduce(rest)
-    if cmd == "experiments":
-        from srcnn.training.experiments import main as experiments
-        return experiments(rest)
-    if cmd == "report":
-        from srcnn.training.report import main as report
-        return report(rest)
-    if cmd == "weights":
-        from srcnn.training.export import main as export
-        return export(rest)
-    if cmd == "int8":
-        from srcnn.quant import main as int8
-        return int8(rest)
-    if cmd == "docs":
-        from srcnn.training.docs import main as docs
-        return docs(rest)
-    if cmd == "prune":
-        from srcnn.training.prune import main as prune
-        return prune(rest)
-    if cmd == "opencv":
-        from srcnn.opencv.build import main as build_opencv
-        return build_opencv(rest)
-    if cmd == "gimp":
-        from srcnn.gimp.build import main as build_gimp
-        return build_gimp(rest)
+    if cmd in COMMANDS:  # imported only when asked for: most need the [train] extra
+        module, name = COMMANDS[cmd].split(":")
+        return getattr(importlib.import_module(module), name)(rest)
     print(f"unknown command {cmd!r}\n{__doc__}", file=sys.stderr)
     return 2
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 import numpy as np
-from run import machine_info  # bench/run.py: this script's folder is on sys.path
+from common import machine_info  # bench/common.py: this script's folder is on sys.path
 from srcnn.fast import FastModel
 from srcnn.quant import int8_cpu_problem, require_int8
 from srcnn.runtime import ModelError, resolve_model
