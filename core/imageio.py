@@ -392,7 +392,8 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
                  overwrite: bool = False, quality: int = 95, max_pixels: int | None = None,
                  progress=None, fast: bool = True, png_level: int | None = None, int8: bool = False,
                  width: int | None = None, height: int | None = None, ensemble=False,
-                 fmt: str | None = None, name: str = "<stdin>") -> list[str]:
+                 fmt: str | None = None, name: str = "<stdin>",
+                 region: tuple[int, int, int, int] | None = None) -> list[str]:
     """Read ``src``, upscale it with SRCNN, write ``dst``; returns notes (e.g. alpha dropped).
 
     ``src``: a path, or the file's bytes (``name`` in messages). ``dst``: a path (the format
@@ -400,8 +401,10 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
     in format ``fmt`` ('PNG', 'JPEG', ...; default: the input's if it can be written, else PNG).
     ``width`` / ``height``: a target size instead of ``scale`` (``srcnn.pipeline.target_scale``).
     ``model``: None or 'auto' (``auto_model``: the photo model for a JPEG, else 9-5-5), a variant or a path.
+    ``region``: (x, y, w, h) in output pixels: only that part of the result is computed and
+    written, pixel for pixel what the whole run gives there (``srcnn.pipeline.upscale_region``).
     """
-    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale
+    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale, upscale_region
 
     stream = hasattr(dst, "write")
     src = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else Path(src)
@@ -425,9 +428,15 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
         model, note = auto_model(pic.format, int8)
         if note:
             pic.notes.append(note)
-    out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
-                  threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8,
-                  ensemble=ensemble)
+    if region is not None:
+        x, y, rw, rh = region
+        out = upscale_region(pic.pixels, scale, (y, y + rh, x, x + rw), model=model, engine=engine,
+                             tile=tile or DEFAULT_TILE, threads=threads, max_pixels=max_out, fast=fast,
+                             int8=int8, ensemble=ensemble)
+    else:
+        out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
+                      threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8,
+                      ensemble=ensemble)
     pic.pixels = out
     png_level = PNG_LEVEL if png_level is None else png_level
     if stream:

@@ -21,10 +21,10 @@ from .border import halo_index, tiles
 from .colour import _OFFSET, _T, _T_INV, _MAX
 from .ensemble import passes_of, run_ensemble
 from .factors import Plan, apply_resample, plan_for, resample_axis, stage_sizes
-from .resize import output_size, resize_region
+from .resize import contributions, output_size, resize_region
 from .runtime import Model, load_model, models_by_scale
 
-__all__ = ["upscale", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
+__all__ = ["upscale", "upscale_region", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
 
 DEFAULT_TILE = 512
 MAX_OUTPUT_PIXELS = 400_000_000  # 400 MP; the CLI's --max-pixels can raise it
@@ -165,6 +165,75 @@ def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | 
     if p.direct:
         return _direct(image, p.stages[0], models[p.stages[0]], progress=progress, **opts)
     return _planned(image, p, models, progress, **opts)
+
+
+def upscale_region(image: np.ndarray, scale: float | None, region: tuple[int, int, int, int], *,
+                   model: str | Model | None = None, engine: str = "onnxruntime", tile: int = DEFAULT_TILE,
+                   threads: int | None = None, max_pixels: int = MAX_OUTPUT_PIXELS, fast=True,
+                   int8: bool = False, width: int | None = None, height: int | None = None,
+                   ensemble: bool | int = False) -> np.ndarray:
+    """Output rows r0..r1-1 and columns c0..c1-1 of ``upscale(image, scale, ...)`` (same options),
+    computing only what they read: a preview of one place of a large result.
+
+    ``region`` = (r0, r1, c0, c1) in output pixels, inside the output. The region is one more
+    tile of the whole run (tiled == untiled), so its pixels equal that slice of ``upscale``'s
+    result. A plan's earlier models run only on the window of their output that the later ones
+    read (plus a margin), so the cost follows the region's size, not the image's.
+
+    >>> a = np.random.default_rng(0).random((20, 30)).astype(np.float32)  # doctest: +SKIP
+    >>> np.array_equal(upscale_region(a, 2.5, (5, 25, 10, 40)), upscale(a, 2.5)[5:25, 10:40])  # doctest: +SKIP
+    True
+    """
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    _check_image(image)
+    if width is not None or height is not None:
+        scale = target_scale(image.shape[0], image.shape[1], width, height)
+    oh, ow = check_size(image.shape[0], image.shape[1], scale, max_pixels)
+    r0, r1, c0, c1 = (int(v) for v in region)
+    if not (0 <= r0 < r1 <= oh and 0 <= c0 < c1 <= ow):
+        raise ValueError(f"region rows {r0}..{r1}, columns {c0}..{c1} is not inside the {ow}x{oh} output")
+    if isinstance(model, Model):
+        engine = model.engine
+    models = _stage_models(model, fast)
+    p = plan_for(scale, models)
+    opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8, passes=passes_of(ensemble))
+    if p.direct:
+        return _direct(image, p.stages[0], models[p.stages[0]], region=(r0, r1, c0, c1), **opts)
+    colour, alpha, grey = _split(image)
+    x = colour[:, :, 0] if grey else colour
+    sizes = [x.shape[:2]] + stage_sizes(x.shape[0], x.shape[1], p)
+    hk, wk = sizes[-1]
+    ry, rx = resample_axis(hk, oh, p.resample, r0, r1), resample_axis(wk, ow, p.resample, c0, c1)
+    # Backwards: the window of each stage's output that the next reads. A model's region reads
+    # the bicubic taps of its rows widened by the network's radius (and the fast path's block
+    # rounding): ``margin`` output pixels more than the radius cover both.
+    wins = [(ry[0], ry[1], rx[0], rx[1])]
+    for i in range(len(p.stages) - 1, 0, -1):
+        k, (a0, a1, b0, b1) = p.stages[i], wins[0]
+        margin = int(models[k].radius) + 16
+        (hp, wp), (hn, wn) = sizes[i], sizes[i + 1]
+        _, iy = contributions(hp, hn, float(k), True)
+        _, ix = contributions(wp, wn, float(k), True)
+        ys, xs = iy[max(a0 - margin, 0):min(a1 + margin, hn)], ix[max(b0 - margin, 0):min(b1 + margin, wn)]
+        wins.insert(0, (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1))
+    # Forwards: each earlier stage on its window only, in a full-size array whose other pixels
+    # (zeros, never read) cost no memory until written.
+    for i, k in enumerate(p.stages[:-1]):
+        a0, a1, b0, b1 = wins[i]
+        nxt = np.zeros(sizes[i + 1] + x.shape[2:], dtype=np.float32)
+        part = _direct(x, k, models[k], region=(a0, a1, b0, b1), **opts)
+        np.clip(part, 0.0, 1.0, out=part)  # the next model takes an image, as in ``upscale``
+        nxt[a0:a1, b0:b1] = part
+        x = nxt
+    k = p.stages[-1]
+    planes = apply_resample(_direct(x, k, models[k], region=wins[-1], **opts), ry, rx)
+    if grey:
+        planes = planes[:, :, None]
+    if alpha is not None:
+        a = resize_region(alpha, p.scale, np.arange(r0, r1), np.arange(c0, c1))
+        planes = np.concatenate([planes, a[:, :, None]], axis=2)
+    return _to_dtype(planes[:, :, 0] if image.ndim == 2 else planes, np.dtype(image.dtype))
 
 
 def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, **opts) -> np.ndarray:
