@@ -188,3 +188,19 @@ def test_the_mix_draws_each_kind(tmp_path):
     m = Mix()
     expect_jpeg = n * (1 - m.clean) * m.jpeg * (1 + m.double_jpeg)
     assert 0.75 * expect_jpeg < seen["jpeg"] < 1.25 * expect_jpeg
+
+
+def test_prefetched_batches_equal_the_loop_batches(tmp_path):
+    """train --data-workers: batches cut ahead in forked workers are the loop's, step by step."""
+    from srcnn.training.data import Prefetcher
+    bank = _bank(tmp_path, 160, n=2)
+    job = lambda k: ((0, k, 0), 2 + k % 3, 4, 72, 8, True)  # noqa: E731
+    pf = Prefetcher(bank, 2, job)
+    try:
+        for k in (0, 1, 2, 5):  # a resumed run may start anywhere
+            x, y = pf.get(k)
+            (seed, sc, b, p, r, aug) = job(k)
+            wx, wy = bank.batch(np.random.default_rng(list(seed)), sc, b, p, r, aug)
+            assert np.array_equal(x, wx) and np.array_equal(y, wy)
+    finally:
+        pf.close()

@@ -187,3 +187,37 @@ class GatherSampler:
         x = self.lr[lin].permute(0, 3, 1, 2)
         y = self.hr[lin].permute(0, 3, 1, 2)[:, :, shrink:patch - shrink, shrink:patch - shrink]
         return x.contiguous(), y.contiguous()
+
+
+_BANK = None  # the bank a Prefetcher's forked workers read (inherited, not pickled)
+
+
+def _batch_job(job):
+    seed, scale, batch, patch, shrink, augment = job
+    return _BANK.batch(np.random.default_rng(list(seed)), scale, batch, patch, shrink, augment)
+
+
+class Prefetcher:
+    """The batches of the next steps, cut by ``workers`` forked processes ahead of the loop.
+
+    ``job(step)`` gives ((seed, step, rank), scale, batch, patch, shrink, augment); a step's
+    batch is then exactly the one ``bank.batch`` gives in the loop (a test checks it).
+    """
+
+    def __init__(self, bank, workers: int, job, ahead: int | None = None):
+        import multiprocessing as mp
+        global _BANK
+        _BANK = bank
+        self.pool = mp.get_context("fork").Pool(workers)
+        self.job, self.ahead, self.pending = job, ahead or 2 * workers, {}
+
+    def get(self, step: int):
+        for k in range(step, step + self.ahead):
+            if k not in self.pending:
+                self.pending[k] = self.pool.apply_async(_batch_job, (self.job(k),))
+        for k in [k for k in self.pending if k < step]:
+            del self.pending[k]
+        return self.pending.pop(step).get()
+
+    def close(self):
+        self.pool.terminate()

@@ -7,7 +7,8 @@ A stage is data, a JSON file in ``training/recipes/`` (see ``photo.json``)::
      "lanes": {"a": [{"name": "RUN", "args": [...], "after": "OTHER_RUN"}, ...], "b": [...]}}
 
 Each lane runs its runs one after another, each ``--init`` from whatever its args say; ``after``
-waits for another lane's run to finish (its ``runs/NAME/done``). ``build.py train`` resumes an
+waits for another lane's run to finish (its ``runs/NAME/done``); ``minutes`` gives a run a time
+budget (``--deadline`` from its start: after ``--calib-steps`` the step count is fixed to fit). ``build.py train`` resumes an
 interrupted run from ``runs/NAME/last.pt`` and skips a finished one, so running the stage again
 continues where it stopped. bf16 autocast where the CPU has bf16 units (AMX or AVX512-BF16),
 float32 elsewhere (``AMP=none|bf16`` overrides).
@@ -64,6 +65,8 @@ def run_lane(stage: dict, lane: str, runs_dir: str = "runs") -> int:
             done = os.path.join(runs_dir, r["after"], "done")
             while not os.path.exists(done):
                 time.sleep(30)
+        if r.get("minutes"):  # a time budget: train.py fixes its step count to end by then
+            cmd += ["--deadline", f"{time.time() + 60 * float(r['minutes']):.0f}"]
         print(f"[lane {lane}] {' '.join(cmd[1:])}", flush=True)
         rc = subprocess.call(cmd)
         if rc:

@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="photo models: degrade every patch on the fly as a user's file is (random "
                         "resampler, blur, noise, JPEG; training/degrade.py) and validate on the mean "
                         "PSNR over training.degrade.VAL_SPECS (Y networks only)")
+    p.add_argument("--data-workers", type=int, default=0,
+                   help="processes that cut (and with --degrade, degrade) the batches of the next steps "
+                        "ahead of the training loop (the same batches as without: each depends on "
+                        "(seed, step, rank) only); for GPUs, where the CPU pipeline is the bottleneck")
     p.add_argument("--mix", default=None,
                    help="with --degrade: fields of training.degrade.Mix to change, e.g. clean=0.35,jpeg=0.5")
     p.add_argument("--barrier", default=None,
@@ -356,6 +360,11 @@ def main(argv=None) -> int:
         bank = PairBank(data, scales, exclude=holdout, min_size=args.patch, colour=args.colour, stride=args.stride,
                         hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
     gather = gather_wanted(args, device)
+    prefetch = None
+    if args.data_workers and not gather:
+        from .data import Prefetcher
+        prefetch = Prefetcher(bank, args.data_workers, lambda k: (
+            (args.seed, k, rank), scales[k % len(scales)], args.batch, args.patch, cfg.shrink, args.augment))
     if gather:
         from .data import GatherSampler
         samplers = {s: GatherSampler(bank, s, device) for s in scales}
@@ -436,7 +445,10 @@ def main(argv=None) -> int:
         if gather:
             x, y = samplers[scale].batch(rng, args.batch, args.patch, cfg.shrink, args.augment)
         else:
-            x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink, args.augment)
+            if prefetch:
+                x, y = prefetch.get(step)
+            else:
+                x, y = bank.batch(rng, scale, args.batch, args.patch, cfg.shrink, args.augment)
             x = torch.from_numpy(x).to(device)
             y = torch.from_numpy(y).to(device)
         x = x.contiguous(memory_format=torch.channels_last)
