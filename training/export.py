@@ -195,8 +195,9 @@ def export(name: str, run: str, runs: Path, out: Path, datasets: Path) -> Path:
     if val:
         m["validation"] = val
     manifest.write_text(json.dumps(m, indent=2) + "\n")
-    if colour == "y":
-        add_realworld(manifest, datasets)
+    if colour == "y":  # the checkout's table for the shipped weights, one beside any other output
+        add_realworld(manifest, datasets, Path("docs") / "realworld.json" if out.resolve() == Path("weights").resolve()
+                      else out / "realworld.json")
     return manifest
 
 
