@@ -202,12 +202,26 @@ def speed(src: Sources) -> str:
 
 
 def realworld(src: Sources) -> str:
-    """README: quality on real photos (issue 27 writes docs/realworld.json with bench/realworld.py).
-    Until then a line that says so; a JSON with "head" and "rows" is drawn as that table."""
+    """README: gain over bicubic on LR made as users' files are (docs/realworld.json, written by
+    ``python bench/realworld.py`` and ``build.py weights``): 9-5-5 / photo, Set14 and val20."""
     data = src.bench("realworld.json")
-    if not data:
+    if not data or not data.get("rows"):
         return "(not measured yet: `python bench/realworld.py` will write docs/realworld.json)"
-    return md_table(data["head"], data["rows"])
+    from .realworld import SPECS
+    at = {(r["variant"], r["set"], r["scale"], r["spec"]): r["gain"] for r in data["rows"]}
+    cols = [(k, s) for k in (2, 3, 4) for s in ("Set14", "val20")
+            if any((v, s, k, sp) in at for v in ("9-5-5", "photo") for sp in SPECS)]
+    variants = [v for v in ("9-5-5", "photo") if any(c[0] == v for c in at)]
+
+    def cell(k, s, spec):
+        vals = [at.get((v, s, k, spec)) for v in variants]
+        return " / ".join("-" if g is None else f"{g:+.2f}" for g in vals)
+    rows = [[f"`{spec}`"] + [cell(k, s, spec) for k, s in cols] for spec in SPECS
+            if any(at.get((v, s, k, spec)) is not None for v in variants for k, s in cols)]
+    return ("Gain in dB over bicubic of the same picture, " + " / ".join(f"`{v}`" for v in variants)
+            + " (PSNR on Y; `srcnn-cli eval DIR --scale S --degrade SPEC`; all models and Set5: "
+            "[docs/realworld.md](docs/realworld.md)):\n\n"
+            + md_table(["LR made by"] + [f"x{k} {s}" for k, s in cols], rows))
 
 
 BLOCKS = {"models": models, "models-full": models_full, "colour": colour, "int8": int8, "speed": speed,

@@ -82,7 +82,8 @@ def table(data: dict, variants=None, sets=("Set14", "val20")) -> str:
     """Markdown: gain over bicubic, one line per degradation, a column per (variant, set, scale)."""
     rows = [r for r in data["rows"] if (variants is None or r["variant"] in variants) and r["set"] in sets]
     cols = sorted({(r["variant"], r["set"], r["scale"]) for r in rows},
-                  key=lambda c: (list(variants).index(c[0]) if variants else c[0], c[1], c[2]))
+                  key=lambda c: (list(variants).index(c[0]) if variants else c[0],
+                                 SETS.index(c[1]) if c[1] in SETS else 99, c[2]))
     specs = [s for s in SPECS if any(r["spec"] == s for r in rows)]
     at = {(r["variant"], r["set"], r["scale"], r["spec"]): r["gain"] for r in rows}
     head = "| LR made by | " + " | ".join(f"{v} {s} x{k}" for v, s, k in cols) + " |"
