@@ -213,7 +213,7 @@ def add_realworld(manifest: Path, datasets: Path, table: Path = Path("docs") / "
     if not rows:
         return
     table.parent.mkdir(parents=True, exist_ok=True)
-    table.write_text(json.dumps(rw.merge(known, rows), indent=1) + "\n")
+    table.write_text(json.dumps(rw.merge(rw.load(table), rows), indent=1) + "\n")  # read again: rows may have come meanwhile
     m = json.loads(manifest.read_text())
     m["realworld"] = {"protocol": "srcnn-cli eval --degrade SPEC (see docs/realworld.md); dB",
                       "rows": [{k: r[k] for k in ("set", "spec", "bicubic", "srcnn", "gain")} for r in rows]}
