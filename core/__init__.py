@@ -9,13 +9,19 @@ borders and tiling (``srcnn.border``), the ONNX runtime (``srcnn.runtime``), the
 """
 __version__ = "0.1.0"
 
-__all__ = ["upscale", "upscale_file", "__version__"]
+__all__ = ["upscale", "upscale_tiles", "upscale_file", "__version__"]
 
 
 def upscale(image, scale=3, **kwargs):
     """See :func:`srcnn.pipeline.upscale`."""
     from .pipeline import upscale as _upscale
     return _upscale(image, scale, **kwargs)
+
+
+def upscale_tiles(image, scale=3, **kwargs):
+    """See :func:`srcnn.pipeline.upscale_tiles`: the result as (box, pixels) strips, top to bottom."""
+    from .pipeline import upscale_tiles as _upscale_tiles
+    return _upscale_tiles(image, scale, **kwargs)
 
 
 def upscale_file(src, dst, **kwargs):

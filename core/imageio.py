@@ -13,6 +13,7 @@ import io
 import math
 import os
 import struct
+import sys
 import tempfile
 import warnings
 import zlib
@@ -21,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImageError", "Picture", "read_image", "write_image", "upscale_file", "FORMATS"]
+__all__ = ["ImageError", "Picture", "read_image", "write_image", "upscale_file", "FORMATS", "STREAMED",
+           "in_memory_limit"]
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
            ".tiff": "TIFF", ".webp": "WEBP"}
 MAX_INPUT_PIXELS = 200_000_000
+STREAMED = ("PNG", "TIFF")  # written strip by strip as they are computed: any size the format holds
 PNG_LEVEL = 1  # zlib level of written PNGs: OpenCV's default; 9 = smallest files
 # Tags that describe a TIFF file's own pixel layout: never copied to another file.
 _TIFF_STRUCTURE = (254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 282, 283,
@@ -250,11 +253,10 @@ def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int =
                   threads: int | None = None) -> tuple[list[bytes], list[str]]:
     """The encoded file as byte strings to write in order, and warnings.
 
-    PNG goes through :mod:`srcnn.png` (``png_level``, on ``threads`` threads), at 8 or 16
-    bits, with the ICC profile, EXIF and resolution of ``pic``.
+    PNG goes through :mod:`srcnn.png` (``png_level``, on ``threads`` threads) and TIFF through
+    :mod:`srcnn.tiff` (tiled, deflate), both at 8 or 16 bits, by the writers that stream
+    (``_write_streamed``), with the ICC profile, EXIF and resolution of ``pic``.
     """
-    import io
-
     from PIL import Image
 
     notes = []
@@ -269,50 +271,26 @@ def _encode_parts(pic: Picture, fmt: str, *, quality: int = 95, png_level: int =
         notes.append("JPEG has no alpha channel: alpha dropped")
         a = a[:, :, 0] if channels == 2 else a[:, :, :3]
         channels = 1 if channels == 2 else 3
-    icc = pic.icc_profile
-    if icc:  # a profile describes the colour space of the samples it is attached to
-        want = "RGB" if channels >= 3 or fmt == "WEBP" else "GRAY"  # WebP keeps grey as RGB
-        have = _icc_space(icc)
-        if have != want:
-            notes.append(f"ICC profile dropped: it is for {have or 'an unknown colour space'}, "
-                         f"the output is {'grey' if want == 'GRAY' else want}")
-            icc = None
-    if fmt == "PNG":
-        from .png import png_parts
-
-        return png_parts(a, icc_profile=icc, exif=pic.exif, dpi=pic.dpi, level=png_level,
-                         threads=threads), notes
-    if sixteen and (channels > 1):  # 16-bit colour TIFF
-        import cv2
-
-        bgr = a[:, :, ::-1] if channels == 3 else (a[:, :, [2, 1, 0, 3]] if channels == 4 else
-                                                  np.dstack([a[:, :, 0]] * 3 + [a[:, :, 1]])[:, :, [2, 1, 0, 3]])
-        if channels == 2:
-            notes.append("16-bit grey+alpha is written as 16-bit RGBA")
-        ok, buf = cv2.imencode(".tiff", np.ascontiguousarray(bgr))
-        if not ok:
-            raise ImageError(f"cannot encode a 16-bit {fmt}")
-        data = buf.tobytes()
-        if icc or pic.exif:
-            notes.append("ICC profile / EXIF are not carried into 16-bit colour TIFF")
-        return [data], notes
+    icc, more = _icc_for(pic.icc_profile, channels, fmt)  # a profile describes the samples it is attached to
+    notes += more
+    if fmt in STREAMED:
+        buf = _Parts() if fmt == "PNG" else io.BytesIO()
+        shape = a.shape[:2] + ((a.shape[2],) if a.ndim == 3 else (1,))
+        notes += _write_streamed(buf, fmt, pic, shape, a.dtype, [a], png_level=png_level, threads=threads,
+                                 icc=icc)
+        return (list(buf) if fmt == "PNG" else [buf.getvalue()]), notes
     if a.ndim == 3 and channels == 1:
         a = a[:, :, 0]
-    if sixteen:
-        im = Image.frombytes("I;16", (a.shape[1], a.shape[0]), np.ascontiguousarray(a, "<u2").tobytes())
-    else:
-        im = Image.fromarray(np.ascontiguousarray(a))  # L, LA, RGB or RGBA from the shape
+    im = Image.fromarray(np.ascontiguousarray(a))  # L, LA, RGB or RGBA from the shape (8-bit here)
     kw = {}
-    if icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+    if icc and fmt in ("JPEG", "WEBP"):
         kw["icc_profile"] = icc
-    if pic.exif and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
+    if pic.exif and fmt in ("JPEG", "WEBP"):
         kw["exif"] = pic.exif
-    if pic.dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
+    if pic.dpi and fmt in ("JPEG", "BMP"):
         kw["dpi"] = pic.dpi
     if fmt in ("JPEG", "WEBP"):
         kw["quality"] = int(quality)
-    if fmt == "TIFF":
-        kw["compression"] = "tiff_deflate"
     if fmt == "BMP" and im.mode == "LA":
         notes.append("BMP has no grey+alpha mode: written as RGBA")
         im = im.convert("RGBA")
@@ -330,6 +308,18 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     Never replaces an existing file unless ``overwrite``, and never one of ``protect`` (inputs).
     """
     dst = Path(dst)
+    fmt = _check_destination(dst, overwrite, protect)
+    parts, notes = _encode_parts(pic, fmt, quality=quality, png_level=png_level, threads=threads)
+
+    def write(f):
+        for part in parts:
+            f.write(part)
+    _safe_write(dst, write)
+    return notes
+
+
+def _check_destination(dst: Path, overwrite: bool, protect) -> str:
+    """The format of file ``dst``, or ImageError if it may not be written (exists, an input, ...)."""
     fmt = FORMATS.get(dst.suffix.lower())
     if fmt is None:
         raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}; "
@@ -342,15 +332,24 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
     folder = dst.parent if str(dst.parent) else Path(".")
     if not folder.is_dir():
         raise ImageError(f"{dst}: output folder {folder} does not exist")
-    parts, notes = _encode_parts(pic, fmt, quality=quality, png_level=png_level, threads=threads)
+    return fmt
+
+
+def _safe_write(dst: Path, write) -> None:
+    """``write(f)`` into a temporary file beside ``dst``, renamed into place once complete.
+
+    Interrupted (an exception, Ctrl+C), the temporary is removed and ``dst`` untouched; killed,
+    a hidden ``.NAME.*.part`` may stay, never a partial ``dst``.
+    """
+    folder = dst.parent if str(dst.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=folder)
     except OSError as e:
         raise ImageError(f"{dst}: cannot write there ({e.strerror})") from None
     try:
-        with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                f.write(part)
+        os.close(fd)
+        with open(tmp, "wb") as f:  # a named file object: tifffile wants its name
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -363,7 +362,83 @@ def write_image(pic: Picture, dst: str | os.PathLike, *, overwrite: bool = False
         if isinstance(e, OSError):
             raise ImageError(f"{dst}: cannot write ({e.strerror or e})") from None
         raise
-    return notes
+
+
+class _Parts(list):
+    def write(self, b):
+        self.append(b)
+
+
+def _write_streamed(f, fmt: str, pic: Picture, shape: tuple, dtype, strips, *, png_level: int,
+                    threads: int | None, icc: bytes | None = None) -> list[str]:
+    """PNG or TIFF to ``f`` from full-width strips (the same bytes however they are cut); notes.
+
+    ``shape``: (H, W, C) of the image; ``pic``: its metadata (its pixels are not read);
+    ``icc``: the profile to write, already checked against the channels (``_icc_for``).
+    """
+    h, w, c = shape
+    dtype = np.dtype(dtype)
+    notes = []
+    if fmt == "PNG":
+        from .png import PngWriter
+
+        writer = PngWriter(f, h, w, c, dtype, icc_profile=icc, exif=pic.exif, dpi=pic.dpi, level=png_level,
+                           threads=threads)
+        for s in strips:
+            writer.write(s)
+        writer.close()
+        return notes
+    from .tiff import write_tiff
+
+    if c == 2 and dtype == np.uint16:  # what the 16-bit readers here (OpenCV) read back
+        notes.append("16-bit grey+alpha is written as 16-bit RGBA")
+        strips = (np.concatenate([s[:, :, :1]] * 3 + [s[:, :, 1:]], axis=2) for s in strips)
+        c = 4
+    return notes + write_tiff(f, h, w, c, dtype, strips, icc_profile=icc, dpi=pic.dpi, exif=pic.exif,
+                              threads=threads)
+
+
+def _icc_for(icc: bytes | None, channels: int, fmt: str) -> tuple[bytes | None, list[str]]:
+    """The ICC profile to write with ``channels`` samples in ``fmt``, and a note if dropped."""
+    if not icc:
+        return None, []
+    want = "RGB" if channels >= 3 or fmt == "WEBP" else "GRAY"  # WebP keeps grey as RGB
+    have = _icc_space(icc)
+    if have != want:
+        return None, [f"ICC profile dropped: it is for {have or 'an unknown colour space'}, "
+                      f"the output is {'grey' if want == 'GRAY' else want}"]
+    return icc, []
+
+
+def in_memory_limit(channels: int = 4, itemsize: int = 1) -> int:
+    """Pixels of the largest output written from memory (JPEG, WebP, BMP, stdout) on this machine.
+
+    The in-memory path holds the output about three times over (the array, the encoder's
+    copy, the file's bytes): at most half of this machine's memory for that, and never more
+    than ``srcnn.pipeline.MAX_OUTPUT_PIXELS``.
+    """
+    from .pipeline import MAX_OUTPUT_PIXELS
+
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: the fixed limit alone
+        return MAX_OUTPUT_PIXELS
+    return int(min(MAX_OUTPUT_PIXELS, ram // 2 // (3 * channels * itemsize)))
+
+
+def _peek_size(src: Path | bytes) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None (``read_image`` then says what is wrong)."""
+    from PIL import Image
+
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as im:
+            return im.size
+    except Exception:
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
 
 
 def auto_model(fmt: str | None, int8: bool = False) -> tuple[str, str | None]:
@@ -404,12 +479,13 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
     ``region``: (x, y, w, h) in output pixels: only that part of the result is computed and
     written, pixel for pixel what the whole run gives there (``srcnn.pipeline.upscale_region``).
     """
-    from .pipeline import DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale, upscale_region
+    from .pipeline import (DEFAULT_TILE, MAX_OUTPUT_PIXELS, check_size, target_scale, upscale, upscale_region,
+                           upscale_tiles)
+    from .resize import output_size
 
     stream = hasattr(dst, "write")
     src = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else Path(src)
     dst = dst if stream else Path(dst)
-    max_out = max_pixels or MAX_OUTPUT_PIXELS
     if stream and fmt is not None and fmt not in FORMATS.values():
         raise ImageError(f"unknown output format {fmt}; use one of {', '.join(sorted(set(FORMATS.values())))}")
     if not stream and dst.exists() and not overwrite:
@@ -418,27 +494,59 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
         raise ImageError(f"{dst}: refusing to write over the input file")
     if not stream and FORMATS.get(dst.suffix.lower()) is None:
         raise ImageError(f"{dst}: unknown output format {dst.suffix or '(no extension)'}")
+    protect = [src] if isinstance(src, Path) else []
+    out_fmt = None if stream else _check_destination(dst, overwrite, protect)
+    # PNG and TIFF files are written strip by strip as they are computed: no limit on the
+    # output but the user's; the input is still held whole (at most 400 MP unless raised).
+    streamed = out_fmt in STREAMED and region is None
+    if streamed:
+        size = _peek_size(src)
+        in_limit = max(MAX_OUTPUT_PIXELS, max_pixels or 0)
+        if size and size[0] * size[1] > in_limit:
+            raise ImageError(f"{name if isinstance(src, bytes) else src}: {size[0]}x{size[1]} = "
+                             f"{size[0] * size[1] / 1e6:.3g} MP is over the input limit of {in_limit / 1e6:.3g} MP "
+                             f"(raise it with --max-pixels)")
+    max_out = max_pixels or (sys.maxsize if streamed else MAX_OUTPUT_PIXELS)
     sized = width is not None or height is not None
     pic = read_image(src, max_pixels=max_out, scale=1.0 if sized else max(float(scale), 1.0), name=name)
     h, w = pic.pixels.shape[:2]
     if sized:
         scale = target_scale(h, w, width, height)
+    if not streamed and region is None and max_pixels is None:
+        oh, ow = output_size(h, scale), output_size(w, scale)
+        lim = in_memory_limit(1 if pic.pixels.ndim == 2 else pic.pixels.shape[2], pic.pixels.dtype.itemsize)
+        if oh * ow > lim:
+            what = fmt or "that format" if stream else out_fmt
+            raise ImageError(f"{name if isinstance(src, bytes) else src}: the {ow}x{oh} result "
+                             f"({oh * ow / 1e6:.3g} MP) is over the {lim / 1e6:.3g} MP that {what} can be encoded "
+                             f"in here (in memory); write .png or .tif to a file instead (streamed, any size), "
+                             f"or raise --max-pixels")
     check_size(h, w, scale, max_out)
     if model is None or model == "auto":
         model, note = auto_model(pic.format, int8)
         if note:
             pic.notes.append(note)
+    png_level = PNG_LEVEL if png_level is None else png_level
+    opts = dict(model=model, engine=engine, tile=tile or DEFAULT_TILE, threads=threads, fast=fast, int8=int8,
+                ensemble=ensemble)
+    if streamed:
+        strips = upscale_tiles(pic.pixels, scale, progress=progress, max_pixels=max_out, **opts)
+        a = pic.pixels
+        shape = (output_size(h, scale), output_size(w, scale), 1 if a.ndim == 2 else a.shape[2])
+        icc, notes = _icc_for(pic.icc_profile, shape[2], out_fmt)
+        notes = pic.notes + notes
+
+        def write(f):
+            notes.extend(_write_streamed(f, out_fmt, pic, shape, a.dtype, (px for _, px in strips),
+                                         png_level=png_level, threads=threads, icc=icc))
+        _safe_write(dst, write)
+        return notes
     if region is not None:
         x, y, rw, rh = region
-        out = upscale_region(pic.pixels, scale, (y, y + rh, x, x + rw), model=model, engine=engine,
-                             tile=tile or DEFAULT_TILE, threads=threads, max_pixels=max_out, fast=fast,
-                             int8=int8, ensemble=ensemble)
+        out = upscale_region(pic.pixels, scale, (y, y + rh, x, x + rw), max_pixels=max_out, **opts)
     else:
-        out = upscale(pic.pixels, scale, model=model, engine=engine, tile=tile or DEFAULT_TILE,
-                      threads=threads, progress=progress, max_pixels=max_out, fast=fast, int8=int8,
-                      ensemble=ensemble)
+        out = upscale(pic.pixels, scale, progress=progress, max_pixels=max_out, **opts)
     pic.pixels = out
-    png_level = PNG_LEVEL if png_level is None else png_level
     if stream:
         notes = pic.notes
         if fmt is None:
@@ -449,6 +557,5 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
         dst.write(data)
         dst.flush()
         return notes + more
-    return pic.notes + write_image(pic, dst, overwrite=overwrite, quality=quality,
-                                   protect=[src] if isinstance(src, Path) else [],
+    return pic.notes + write_image(pic, dst, overwrite=overwrite, quality=quality, protect=protect,
                                    png_level=png_level, threads=threads)

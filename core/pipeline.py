@@ -13,18 +13,18 @@ factor, computed per output tile from the region of the last model's output that
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .border import halo_index, tiles
+from .border import Tile, halo_index, tiles
 from .colour import _OFFSET, _T, _T_INV, _MAX
 from .ensemble import passes_of, run_ensemble
 from .factors import Plan, apply_resample, plan_for, resample_axis, stage_sizes
 from .resize import contributions, output_size, resize_region
 from .runtime import Model, load_model, models_by_scale
 
-__all__ = ["upscale", "upscale_region", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
+__all__ = ["upscale", "upscale_tiles", "upscale_region", "plan_of", "target_scale", "DEFAULT_TILE", "MAX_OUTPUT_PIXELS", "check_size"]
 
 DEFAULT_TILE = 512
 MAX_OUTPUT_PIXELS = 400_000_000  # 400 MP; the CLI's --max-pixels can raise it
@@ -167,6 +167,77 @@ def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | 
     return _planned(image, p, models, progress, **opts)
 
 
+def upscale_tiles(image: np.ndarray, scale: float | None = 3, *, model: str | Model | None = None,
+                  engine: str = "onnxruntime", tile: int = DEFAULT_TILE, threads: int | None = None,
+                  progress: Callable[[int, int], None] | None = None, max_pixels: int | None = None,
+                  fast=True, int8: bool = False, width: int | None = None, height: int | None = None,
+                  ensemble: bool | int = False) -> Iterator[tuple[Tile, np.ndarray]]:
+    """``upscale``'s result as an iterator of (box, pixels) strips, top to bottom, without the whole.
+
+    Each ``box`` is a ``srcnn.border.Tile`` (output rows r0..r1-1, columns c0..c1-1, always the
+    full width) and ``pixels`` that part of the result: same layout and dtype as ``upscale``
+    returns, equal to ``upscale(image, ...)[box.r0:box.r1]`` to the bit (each strip is one row
+    of the tiles that ``upscale`` computes, computed the same way). Options as ``upscale``;
+    ``max_pixels``: None = no limit on the output (only the strips are held). Memory: the
+    input, one strip (a tile high, ``tile`` or the fast path's smaller cap) and the tiles in
+    flight; a factor run as a plan also holds its earlier models' whole outputs.
+
+    >>> a = np.zeros((40, 60, 3), np.uint8)                                  # doctest: +SKIP
+    >>> rows = [px for box, px in upscale_tiles(a, 3)]                       # doctest: +SKIP
+    >>> np.array_equal(np.concatenate(rows), upscale(a, 3))                 # doctest: +SKIP
+    True
+    """
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    _check_image(image)
+    if width is not None or height is not None:
+        scale = target_scale(image.shape[0], image.shape[1], width, height)
+    oh, ow = check_size(image.shape[0], image.shape[1], scale, max_pixels or math.inf)
+    if isinstance(model, Model):
+        engine = model.engine
+    models = _stage_models(model, fast)
+    p = plan_for(scale, models)
+    opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8, passes=passes_of(ensemble))
+    return _tile_rows(image, p, models, progress, oh, ow, opts)
+
+
+def _tile_rows(image, p: Plan, models: dict, progress, oh: int, ow: int, opts: dict):
+    """The generator behind ``upscale_tiles`` (its checks run when it is called, not iterated)."""
+    if not p.direct:
+        yield from _planned_rows(image, p, models, progress, **opts)
+        return
+    k = p.stages[0]
+    grid = list(tiles(oh, ow, _grid_tile(models[k], **opts)))
+    bands = sorted({(t.r0, t.r1) for t in grid})
+    per_row = len(grid) // len(bands)
+    for i, (r0, r1) in enumerate(bands):
+        def row_progress(a, n, base=i * per_row):
+            if progress:
+                progress(base + a, len(grid))
+        yield Tile(r0, r1, 0, ow), _direct(image, k, models[k], region=(r0, r1, 0, ow), progress=row_progress,
+                                           **opts)
+
+
+def _grid_tile(net, *, engine: str, tile: int, threads, fast, int8, passes: int) -> int:
+    """The tile side ``_direct`` cuts a whole output into (the fast path caps it per network)."""
+    if fast and engine == "onnxruntime":
+        from . import fast as _fast
+
+        info = net.info if isinstance(net, Model) else net
+        if isinstance(fast, _fast.FastModel):
+            fm = fast
+        else:
+            spec = None
+            if int8:
+                from .quant import require_int8
+
+                spec = require_int8(info)
+            fm = _fast.load_fast_model(info, threads, int8=spec)
+        if fm is not None and fm.tile_cap:
+            return min(tile, fm.tile_cap if passes == 1 else fm.tile_cap // 2)
+    return tile
+
+
 def upscale_region(image: np.ndarray, scale: float | None, region: tuple[int, int, int, int], *,
                    model: str | Model | None = None, engine: str = "onnxruntime", tile: int = DEFAULT_TILE,
                    threads: int | None = None, max_pixels: int = MAX_OUTPUT_PIXELS, fast=True,
@@ -238,6 +309,16 @@ def upscale_region(image: np.ndarray, scale: float | None, region: tuple[int, in
 
 def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, **opts) -> np.ndarray:
     """``upscale`` through a plan: whole stages, then the last model and the resample per tile."""
+    h, w = image.shape[:2]
+    out = np.empty((output_size(h, p.scale), output_size(w, p.scale)) + image.shape[2:], dtype=image.dtype)
+    for t, strip in _planned_rows(image, p, models, progress, tile=tile, **opts):
+        out[t.r0:t.r1] = strip
+    return out
+
+
+def _planned_rows(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int,
+                  **opts) -> Iterator[tuple[Tile, np.ndarray]]:
+    """``_planned``'s output one row of its final tiles at a time, as (Tile, strip)."""
     colour, alpha, grey = _split(image)
     x = colour[:, :, 0] if grey else colour
     h, w = x.shape[:2]
@@ -258,9 +339,11 @@ def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, *
     hk, wk = sizes[-1]
     f = p.resample
     dt = np.dtype(image.dtype)
-    out = np.empty((oh, ow) + image.shape[2:], dtype=dt)
     ax = {}
+    strip = None
     for n, t in enumerate(final):
+        if strip is None:
+            strip = np.empty((t.r1 - t.r0, ow) + image.shape[2:], dtype=dt)
         ry = ax.setdefault(("r", t.r0, t.r1), resample_axis(hk, oh, f, t.r0, t.r1))
         rx = ax.setdefault(("c", t.c0, t.c1), resample_axis(wk, ow, f, t.c0, t.c1))
         region = _direct(x, k, models[k], tile=tile, region=(ry[0], ry[1], rx[0], rx[1]), **opts)
@@ -270,10 +353,12 @@ def _planned(image: np.ndarray, p: Plan, models: dict, progress, *, tile: int, *
         if alpha is not None:
             a = resize_region(alpha, p.scale, np.arange(t.r0, t.r1), np.arange(t.c0, t.c1))
             planes = np.concatenate([planes, a[:, :, None]], axis=2)
-        out[t.r0:t.r1, t.c0:t.c1] = _to_dtype(planes[:, :, 0] if image.ndim == 2 else planes, dt)
+        strip[:, t.c0:t.c1] = _to_dtype(planes[:, :, 0] if image.ndim == 2 else planes, dt)
         if progress:
             progress(done + n + 1, total)
-    return out
+        if t.c1 == ow:
+            yield Tile(t.r0, t.r1, 0, ow), strip
+            strip = None
 
 
 def _to_dtype(planes: np.ndarray, dt: np.dtype) -> np.ndarray:
