@@ -334,7 +334,9 @@ def _stdio_paths(inputs: list, output: str):
 @click.option("--png-level", type=click.IntRange(0, 9), default=1, show_default=True,
               help="PNG zlib level: 1 is fast (OpenCV's default), 9 the smallest files.")
 @click.option("--max-pixels", type=click.IntRange(1, None), default=None,
-              help="Refuse outputs larger than this many pixels (default 400 MP).")
+              help="Refuse outputs larger than this many pixels. Default: PNG and TIFF files are written "
+                   "strip by strip as computed, any size (inputs up to 400 MP); JPEG, WebP, BMP and stdout "
+                   "are encoded in memory, up to 400 MP or what half this machine's memory holds.")
 @click.option("--fast/--reference", default=True,
               help="--fast (default): one onnxruntime graph per tile (integer scales), about 2x faster; "
                    "--reference: the reference pipeline, stage by stage. Within one grey level of each other.")
