@@ -624,9 +624,9 @@ def test_resolve_size_is_the_cores(g3, w, h):
     from srcnn.pipeline import target_scale
     from srcnn.resize import output_size
 
-    for s in (1.0, 1.1, 1.5, 2, 2.5, 3, 10 / 3, 5, 7.77, 16):
+    for s in (1.1, 1.5, 2, 2.5, 3, 10 / 3, 5, 7.77, 16):
         assert g3.resolve_size(w, h, s) == (s, output_size(w, s), output_size(h, s))
-    for width, height in ((w, 0), (0, h), (w * 2 + 1, 0), (0, h * 3 + 2), (w * 3, h * 2), (w * 2, h * 5)):
+    for width, height in ((w * 2 + 1, 0), (0, h * 3 + 2), (w * 3, h * 2), (w * 2, h * 5)):
         f, ow, oh = g3.resolve_size(w, h, 3.0, width, height)
         want = target_scale(h, w, width or None, height or None)
         assert f == pytest.approx(want, rel=1e-12)
@@ -637,6 +637,10 @@ def test_resolve_size_is_the_cores(g3, w, h):
         g3.resolve_size(w + 1, h, 2, w, 0)
     with pytest.raises(g3.SrcnnError, match="x1 to x16"):
         g3.resolve_size(w, h, 2, w * 17, 0)
+    # x1 (the factor, or the image's own size) would run models and give the same size back
+    for args in ((1.0,), (3.0, w, 0), (3.0, 0, h)):
+        with pytest.raises(g3.SrcnnError, match="x1 would leave the image as it is"):
+            g3.resolve_size(w, h, *args)
 
 
 def test_size_link_follows_the_aspect_ratio(g3):
@@ -649,8 +653,12 @@ def test_size_link_follows_the_aspect_ratio(g3):
     assert g3.resolve_size(23, 17, *link.run_values(s, w, h)) == (s, 50, 37)
     s, w, h = link.from_side("height", 40)
     assert (w, h) == (55, 40) and link.run_values(s, w, h) == (s, 0, 40)
-    # out of range: held at x1 .. x16 (the spin button shows the held value)
-    assert link.from_side("width", 5) == (1.0, 23, 17)
+    # below the image's size: kept as typed and refused with a reason (the dialog greys out OK)
+    assert link.from_side("width", 5) == (1.0, 5, 17)
+    assert "the width 5 is smaller than the image's 23 px" in link.check(1.0, 5, 17)
+    assert link.check(*link.from_scale(1.0)).startswith("x1 would leave the image as it is")
+    assert link.check(*link.from_scale(2.0)) is None
+    # above x16: held there (the spin button shows the held value)
     assert link.from_side("height", 10 ** 6) == (16.0, 368, 272)
     assert link.from_scale(40) == (16.0, 368, 272)
 
@@ -674,7 +682,8 @@ def test_model_choices_name_what_they_give(g3, tiny_weights, monkeypatch):
     for nick, label, helptext in ch:  # what it gives, the technical name in brackets
         assert label.endswith(")") and split_variant(nick) in label[label.index("("):]
         assert "trained for x" in helptext
-    assert dict((n, l) for n, l, _ in ch)["9-1-5"] == "Fast, a little softer (9-1-5)"
+    # the test 9-1-5 exists at x3 only: faster than 9-5-5 at x2 (x3 then down) and x3, not x4
+    assert dict((n, l) for n, l, _ in ch)["9-1-5"] == "Fast, a little softer at x2, x3 (9-1-5)"
     # no VNNI: no int8 entry at all
     monkeypatch.delenv("SRCNN_INT8_CPU")
     monkeypatch.setattr(quant, "int8_cpu_problem", lambda: "int8 needs a CPU with VNNI")
@@ -682,7 +691,7 @@ def test_model_choices_name_what_they_give(g3, tiny_weights, monkeypatch):
     # a variant shipped later (9-3-5) is listed by what it gives, between the other two
     caps = {"variants": {"9-1-5": [2, 3, 4], "9-3-5": [3], "9-5-5": [2, 3, 4]}, "int8": [], "ensemble": False}
     assert [l for _, l, _ in g3.model_choices(caps)] == [
-        "High quality (9-5-5)", "Good quality, faster (9-3-5)", "Fast, a little softer (9-1-5)"]
+        "High quality (9-5-5)", "Good quality, faster at x3 (9-3-5)", "Fast, a little softer (9-1-5)"]
 
 
 def split_variant(nick):
@@ -767,7 +776,7 @@ def test_install_puts_the_help_page_beside_the_plugin(tmp_path):
     domain = re.search(r'^HELP_DOMAIN = "([^"]+)"', src, re.M).group(1)
     assert 'HELP_DOMAIN + "-upscale")' in src  # the help ID given to set_documentation
     xml = path.parent / "help" / "en" / "gimp-help.xml"
-    refs = {i.get("id"): i.get("ref") for i in ET.parse(xml).getroot().iter("item")}
+    refs = gimp_help_index(xml)
     page = xml.parent / refs[domain + "-upscale"]
     text = page.read_text()
     assert "Scale factor" in text and "Width, Height" in text and "New image" in text
@@ -817,3 +826,251 @@ def test_photo_model_is_offered_and_preselected_for_jpeg_sources(g3, tmp_path):
     assert g3.preselect_model(ch, str(tmp_path / "missing.jpg"), "9-5-5") == "9-5-5"
     no_photo = g3.model_choices({"variants": {"9-5-5": [3]}, "int8": [], "ensemble": False})
     assert g3.preselect_model(no_photo, str(tmp_path / "a.jpg"), "9-5-5") == "9-5-5"
+
+
+def gimp_help_index(xml: Path) -> dict:
+    """{help ID: page} as GIMP's help reads a gimp-help.xml (plug-ins/help/gimphelplocale.c: a
+    <gimp-help> root of <help-item id ref> elements; anything else, such as <item>, is ignored
+    and the ID stays unknown)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(xml).getroot()
+    assert root.tag == "gimp-help"
+    assert [c.tag for c in root] and all(c.tag == "help-item" for c in root), [c.tag for c in root]
+    return {c.get("id"): c.get("ref") for c in root if c.tag == "help-item"}
+
+
+# ---------------------------------------------------------------- the dialog: models per factor
+
+SHIPPED_LIKE = {"variants": {"9-5-5": [2, 3, 4], "photo": [2, 3, 4], "9-5-5-rgb": [2, 3, 4], "9-3-5": [3],
+                             "9-1-5": [2, 3, 4]}, "int8": ["9-5-5", "9-3-5"], "ensemble": True}
+
+
+def test_plan_words_follow_the_cores_rule(g3):
+    """The srcnn-cli path names the models it runs without the core: same rule as plan_for."""
+    from srcnn.factors import plan_for
+
+    for factors in ([2, 3, 4], [3], [2], [3, 4]):
+        for s in (1.01, 1.5, 2, 2.5, 3, 10 / 3, 3.5, 4.5, 5, 6, 7.77, 8, 9, 12.5, 16):
+            p = plan_for(s, factors)
+            stages, resample = g3.plan_stages(s, factors)
+            assert stages == p.stages and resample == pytest.approx(p.resample, abs=1e-12), (factors, s)
+    assert g3.plan_words(2.5, [2, 3, 4]) == "the x2 then x2 models, then bicubic x0.625"
+    assert g3.describe_plan(None, 6, "9-5-5", SHIPPED_LIKE) == "the x2 then x3 models"
+    assert g3.describe_plan(None, 6, "gone", SHIPPED_LIKE) is None
+
+
+def test_model_labels_per_factor(g3):
+    """Issue 25: 9-3-5 (trained for x3 only) is slower than 9-5-5 at x2 and x4, where it would
+    run x3 then bicubic down, or x3 then x3: there it is greyed out and says so; no label says
+    "faster" twice; the photo model is offered at every factor; no "colour network"."""
+    for s in (2, 4, 16):
+        off = g3.not_offered(SHIPPED_LIKE, s)
+        assert off == {"9-3-5", "9-3-5-int8"}, (s, off)
+        labels = dict((n, l) for n, l, _ in g3.model_choices(SHIPPED_LIKE, s))
+        assert labels["9-3-5"] == "Good quality, x3 only (9-3-5)"
+    for s in (3, 2.5):
+        assert g3.not_offered(SHIPPED_LIKE, s) == set()
+        labels = dict((n, l) for n, l, _ in g3.model_choices(SHIPPED_LIKE, s))
+        assert labels["9-3-5"] == "Good quality, faster (9-3-5)"
+    for s in (None, 1.5, 2, 3, 4, 6):
+        ch = g3.model_choices(SHIPPED_LIKE, s)
+        assert "photo" in [n for n, _, _ in ch] and "photo" not in g3.not_offered(SHIPPED_LIKE, s or 3)
+        for nick, label, helptext in ch:
+            assert label.count("faster") <= 1 and "colour network" not in label, label
+            assert "trained for x" in helptext  # the tooltip: the trained factors (README)
+            if s is not None:
+                assert ("at x%.4g it runs" % s) in helptext or nick in g3.not_offered(SHIPPED_LIKE, s)
+    reg = dict((n, l) for n, l, _ in g3.model_choices(SHIPPED_LIKE))
+    assert reg["9-3-5"] == "Good quality, faster at x3 (9-3-5)" and reg["photo"] == "Photo: JPEG or noisy source (photo)"
+    assert reg["9-5-5-int8"] == "High quality, about 1.7x faster (9-5-5 int8)"
+    assert reg["9-3-5-int8"] == "Good quality, about 1.7x faster (9-3-5 int8)"
+
+
+def test_new_image_is_named_after_its_source(g3, tmp_path):
+    assert g3.new_image_name(None, 3) is None
+    src = tmp_path / "photo.jpg"
+    assert g3.new_image_name(str(src), 3) == str(tmp_path / "photo-x3.xcf")
+    assert g3.new_image_name(str(src), 2.5) == str(tmp_path / "photo-x2_5.xcf")
+    (tmp_path / "photo-x3.xcf").write_bytes(b"")
+    assert g3.new_image_name(str(src), 3) == str(tmp_path / "photo-x3-2.xcf")  # never an existing file
+
+
+# ---------------------------------------------------------------- the dialog's preview
+
+@pytest.mark.parametrize("scale,model,layout", [(3, "9-5-5", (4, np.uint8)), (2.5, "9-5-5", (4, np.uint8)),
+                                                (50 / 23, "9-1-5", (2, np.uint16)), (2, "9-5-5-ensemble", (3, np.uint8)),
+                                                (6, "9-5-5", (1, np.uint8))])
+def test_preview_region_equals_the_full_run(g3, tiny_weights, scale, model, layout):
+    """The preview's pixels are those of the whole run at that place, on both compute paths
+    (in-process: srcnn.pipeline.upscale_region; srcnn-cli --region)."""
+    import srcnn
+
+    c, dtype = layout
+    a = sample_image(19, 23, c, dtype, seed=7)
+    kind = "u8" if dtype == np.uint8 else "u16"
+    item = (a.tobytes(), 23, 19, c, kind)
+    (w, h, full), = g3.CoreBackend(srcnn).upscale_all([item], scale, model, lambda f: None)
+    full = np.frombuffer(full, dtype).reshape(h, w, c)
+    cli = g3.CliBackend([CLI], _read_png_like_gimp)
+    try:
+        for centre in ((11.5, 9.5), (0, 0), (23, 19), (3, 15)):
+            region = g3.preview_region(23, 19, scale, centre, side=32)
+            x, y, rw, rh = region
+            assert 0 <= x and x + rw <= w and 0 <= y and y + rh <= h and (rw, rh) == (min(32, w), min(32, h))
+            for backend in (g3.CoreBackend(srcnn), cli):
+                pw, ph, data = backend.region(item, scale, model, region)
+                got = np.frombuffer(data, dtype).reshape(ph, pw, c)
+                assert np.array_equal(got, full[y:y + rh, x:x + rw]), (backend.name, centre)
+    finally:
+        cli.close_preview()
+    assert cli._preview is None
+
+
+@pytest.mark.parametrize("scale", [3, 2.5, 50 / 23, 6])
+def test_upscale_region_is_the_slice_of_upscale(tiny_weights, scale):
+    """The core function the preview stands on (srcnn.pipeline.upscale_region): every region,
+    at the borders too, equals that slice of the whole result (tiled == untiled)."""
+    from srcnn.pipeline import upscale, upscale_region
+
+    for c, dtype in ((3, np.uint8), (4, np.uint16), (1, np.float32)):
+        a = sample_image(17, 21, c, np.uint16 if dtype == np.float32 else dtype, seed=c)
+        a = (a.astype(np.float32) / 65535) if dtype == np.float32 else a
+        a = a[..., 0] if c == 1 else a
+        whole = upscale(a, scale)
+        oh, ow = whole.shape[:2]
+        for r0, r1, c0, c1 in ((0, oh, 0, ow), (0, 5, 0, 7), (oh - 9, oh, ow - 4, ow), (7, 30, 11, 29)):
+            assert np.array_equal(upscale_region(a, scale, (r0, r1, c0, c1)), whole[r0:r1, c0:c1])
+    with pytest.raises(ValueError, match="not inside"):
+        upscale_region(a, scale, (0, oh + 1, 0, 4))
+
+
+def test_preview_worker_newest_request_wins(g3):
+    """Requests made while one computes supersede it: its result is never delivered, the ones
+    waiting are dropped, the newest is computed and delivered; the caller never waits."""
+    import threading
+    import time
+
+    gate, got, seen = threading.Event(), [], []
+
+    def compute(job, stale):
+        seen.append(job)
+        if job == "first":
+            gate.wait(5)
+            assert stale()  # a newer request came meanwhile
+        return job.upper()
+    p = g3.Previewer(compute, lambda job, r, e, t: got.append((job, r, e)), delay=0.01)
+    try:
+        p.request("first")
+        time.sleep(0.2)
+        t0 = time.time()
+        for j in ("second", "third", "fourth"):
+            p.request(j)
+        assert time.time() - t0 < 0.05  # request() returns at once
+        gate.set()
+        deadline = time.time() + 5
+        while not got and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        p.close()
+    assert seen == ["first", "fourth"] and got == [("fourth", "FOURTH", None)]
+
+
+def test_preview_errors_are_delivered_not_raised(g3):
+    def compute(job, stale):
+        raise g3.SrcnnError("no shipped 9-5-5 model")
+    got = []
+    p = g3.Previewer(compute, lambda job, r, e, t: got.append((r, str(e))), delay=0.0)
+    p.request(1)
+    for _ in range(100):
+        if got:
+            break
+        __import__("time").sleep(0.02)
+    p.close()
+    assert got == [(None, "no shipped 9-5-5 model")]
+
+
+def test_a_stale_cli_preview_run_is_ended(g3, tmp_path):
+    """srcnn-cli preview runs superseded by a newer request are ended at once (not waited for)."""
+    import time
+
+    slow = tmp_path / "slow-cli"
+    slow.write_text("#!/bin/sh\necho $$ > %s/pid\nexec sleep 60\n" % tmp_path)
+    slow.chmod(0o755)
+    t0 = time.time()
+    with pytest.raises(g3.Cancelled):
+        g3.run_cli([str(slow)], str(tmp_path / "t"), stale=lambda: time.time() - t0 > 1.0)
+    assert time.time() - t0 < 8
+    pid = int((tmp_path / "pid").read_text())
+    _gone(pid)
+
+
+def _gone(pid, limit=10.0):
+    import time
+
+    t = time.time()
+    while time.time() - t < limit:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with open("/proc/%d/stat" % pid) as f:  # a zombie waiting for its parent counts as gone
+            if f.read().split(") ")[1].startswith("Z"):
+                return
+        time.sleep(0.1)
+    raise AssertionError("process %d still runs" % pid)
+
+
+def test_killed_plugin_leaves_no_cli_and_no_folder(g3, tmp_path):
+    """GIMP's Cancel kills the plug-in process (SIGKILL, gimp_plug_in_close): its srcnn-cli run
+    must end too, and the temporary folder go, although no code of the plug-in runs then."""
+    import signal
+    import time
+
+    slow = tmp_path / "slow-cli"
+    slow.write_text("#!/bin/sh\necho $$ > %s/pid\nexec sleep 60\n" % tmp_path)
+    slow.chmod(0o755)
+    tmpdir = tmp_path / "run"
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('p', %r); "
+            "g = importlib.util.module_from_spec(spec); spec.loader.exec_module(g); "
+            "import os; os.makedirs(%r); open(os.path.join(%r, 'big'), 'wb').write(b'x' * 1000); "
+            "g.run_cli([%r], %r)" % (str(GIMP3), str(tmpdir), str(tmpdir), str(slow), str(tmpdir)))
+    plugin = subprocess.Popen([sys.executable, "-c", code])
+    t = time.time()
+    while not (tmp_path / "pid").exists():
+        assert time.time() - t < 30 and plugin.poll() is None
+        time.sleep(0.1)
+    cli_pid = int((tmp_path / "pid").read_text())
+    plugin.send_signal(signal.SIGKILL)  # what GIMP does on Cancel
+    plugin.wait()
+    _gone(cli_pid)
+    t = time.time()
+    while tmpdir.exists() and time.time() - t < 10:
+        time.sleep(0.1)
+    assert not tmpdir.exists()
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 4])
+@pytest.mark.parametrize("kind", ["u8", "u16", "float"])
+def test_rgba8_for_the_screen(g3, c, kind):
+    a = sample_image(3, 5, c, np.uint16, seed=c)
+    if kind == "u8":
+        src = (a // 257).astype(np.uint8)
+    elif kind == "float":
+        src = (a.astype(np.float32) / 65535)
+    else:
+        src = a
+    out = np.frombuffer(g3.rgba8(src.tobytes(), 5, 3, c, kind), np.uint8).reshape(3, 5, 4)
+    v8 = np.round(a.astype(np.float64) / 257).astype(np.uint8) if kind != "u8" else src
+    colour = v8[..., :3] if c >= 3 else np.repeat(v8[..., :1], 3, axis=2)
+    assert np.abs(out[..., :3].astype(int) - colour.astype(int)).max() <= 1
+    alpha = v8[..., c - 1] if c in (2, 4) else np.full((3, 5), 255)
+    assert np.abs(out[..., 3].astype(int) - alpha.astype(int)).max() <= 1
+
+
+def test_preview_region_follows_the_centre(g3):
+    assert g3.preview_region(256, 171, 3, (128, 85.5)) == (256, 128, 256, 256)
+    assert g3.preview_region(256, 171, 3, (0, 0)) == (0, 0, 256, 256)
+    assert g3.preview_region(256, 171, 3, (256, 171)) == (512, 257, 256, 256)
+    assert g3.preview_region(23, 17, 2, (5, 5)) == (0, 0, 46, 34)  # a small result: all of it

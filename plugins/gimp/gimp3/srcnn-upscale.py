@@ -154,8 +154,9 @@ def model_choices(caps, scale=None):
         trained = ", ".join("x%d" % k for k in variants[v])
         if scale is None:
             how = "trained for %s; other factors run them in a row and resample (bicubic)" % trained
-            if v in SPEED and sorted(variants[v]) != sorted(variants.get("9-5-5", variants[v])):
-                what = "%s at %s" % (what, trained)
+            at = [k for k in variants.get("9-5-5", []) if offered_at(caps, v, k)]
+            if v in SPEED and at and len(at) < len(variants["9-5-5"]):  # faster only at some
+                what = "%s at %s" % (what, ", ".join("x%d" % k for k in at))
         elif offered_at(caps, v, scale):
             how = "trained for %s; at x%.4g it runs %s" % (trained, scale, plan_words(scale, variants[v]))
         else:
@@ -406,20 +407,30 @@ class CoreBackend:
 WATCHDOG = r"""
 import os, shutil, subprocess, sys, threading
 tmp, argv = sys.argv[1], sys.argv[2:]
-child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, creationflags=0x08000000 if os.name == "nt" else 0)
+try:
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, creationflags=0x08000000 if os.name == "nt" else 0)
+except OSError as e:
+    sys.stderr.write("cannot run %s: %s\n" % (argv[0], e))
+    sys.stderr.flush()
+    os._exit(127)
+ending = threading.Event()
 def orphaned():
     try:
         while os.read(0, 4096):
             pass
     except OSError:
         pass
+    ending.set()
     if child.poll() is None:
         child.kill()
         child.wait()
     shutil.rmtree(tmp, ignore_errors=True)
     os._exit(3)
 threading.Thread(target=orphaned, daemon=True).start()
-os._exit(child.wait())  # not sys.exit: the reading thread would hold up the interpreter's end
+code = child.wait()
+if ending.is_set():  # the cleanup above ends this process
+    threading.Event().wait(60)
+os._exit(code)  # not sys.exit: the reading thread would hold up the interpreter's end
 """
 
 
