@@ -192,10 +192,12 @@ def test_the_mix_draws_each_kind(tmp_path):
 
 def test_prefetched_batches_equal_the_loop_batches(tmp_path):
     """train --data-workers: batches cut ahead in forked workers are the loop's, step by step."""
+    import functools
     from srcnn.training.data import Prefetcher
+    from srcnn.training.degrade import DegradeBank
     bank = _bank(tmp_path, 160, n=2)
     job = lambda k: ((0, k, 0), 2 + k % 3, 4, 72, 8, True)  # noqa: E731
-    pf = Prefetcher(bank, 2, job)
+    pf = Prefetcher(functools.partial(DegradeBank, [str(tmp_path)], [2, 3, 4], min_size=160), 2, job)
     try:
         for k in (0, 1, 2, 5):  # a resumed run may start anywhere
             x, y = pf.get(k)

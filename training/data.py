@@ -189,7 +189,12 @@ class GatherSampler:
         return x.contiguous(), y.contiguous()
 
 
-_BANK = None  # the bank a Prefetcher's forked workers read (inherited, not pickled)
+_BANK = None  # a Prefetcher worker's own bank
+
+
+def _init_worker(make_bank):
+    global _BANK
+    _BANK = make_bank()
 
 
 def _batch_job(job):
@@ -198,17 +203,18 @@ def _batch_job(job):
 
 
 class Prefetcher:
-    """The batches of the next steps, cut by ``workers`` forked processes ahead of the loop.
+    """The batches of the next steps, cut by ``workers`` processes ahead of the loop.
 
-    ``job(step)`` gives ((seed, step, rank), scale, batch, patch, shrink, augment); a step's
-    batch is then exactly the one ``bank.batch`` gives in the loop (a test checks it).
+    ``make_bank()`` (picklable, e.g. a ``functools.partial`` of ``DegradeBank``) builds each
+    worker's own bank: the workers are spawned, not forked, since a fork of a process that runs
+    thread pools (onnxruntime, OpenCV, OpenMP) can deadlock. ``job(step)`` gives ((seed, step,
+    rank), scale, batch, patch, shrink, augment); a step's batch is then exactly the one
+    ``bank.batch`` gives in the loop (a test checks it).
     """
 
-    def __init__(self, bank, workers: int, job, ahead: int | None = None):
+    def __init__(self, make_bank, workers: int, job, ahead: int | None = None):
         import multiprocessing as mp
-        global _BANK
-        _BANK = bank
-        self.pool = mp.get_context("fork").Pool(workers)
+        self.pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(make_bank,))
         self.job, self.ahead, self.pending = job, ahead or 2 * workers, {}
 
     def get(self, step: int):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import functools
 import json
 import math
 import os
@@ -354,16 +355,17 @@ def main(argv=None) -> int:
         from .degrade import DegradeBank
         if args.colour != "y" or gather_wanted(args, device):
             raise SystemExit("--degrade: Y networks with the loop sampler only")
-        bank = DegradeBank(data, scales, exclude=holdout, min_size=args.patch + 8 * max(scales), hr_scales=hr_scales,
-                           mix=parse_mix(args.mix))
+        make_bank = functools.partial(DegradeBank, data, scales, exclude=holdout, min_size=args.patch + 8 * max(scales),
+                                      hr_scales=hr_scales, mix=parse_mix(args.mix))
     else:
-        bank = PairBank(data, scales, exclude=holdout, min_size=args.patch, colour=args.colour, stride=args.stride,
-                        hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
+        make_bank = functools.partial(PairBank, data, scales, exclude=holdout, min_size=args.patch, colour=args.colour,
+                                      stride=args.stride, hr_scales=hr_scales, pad=cfg.shrink if args.pad_borders else 0)
+    bank = make_bank()
     gather = gather_wanted(args, device)
     prefetch = None
     if args.data_workers and not gather:
         from .data import Prefetcher
-        prefetch = Prefetcher(bank, args.data_workers, lambda k: (
+        prefetch = Prefetcher(make_bank, args.data_workers, lambda k: (
             (args.seed, k, rank), scales[k % len(scales)], args.batch, args.patch, cfg.shrink, args.augment))
     if gather:
         from .data import GatherSampler
