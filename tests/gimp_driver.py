@@ -6,7 +6,9 @@ Invoked as ``WORK = '/path'; exec(open(WORK + '/gimp_driver.py').read())``. Read
 result as PNG, and writes ``WORK/result.json``. The "undo" job runs in the GUI instead: it
 shows the result, waits while the test presses Ctrl+Z, then dumps the image again; the
 "dialog" job runs the procedure interactively (the test fills in the dialog with xdotool).
-Every job also records the procedure's registration as GIMP holds it (model menu, help ID),
+The "dialog" job also leaves the preview's pixels where $SRCNN_GIMP_PREVIEW_DUMP says (the
+plug-in writes them there). Every job also records the procedure's registration as GIMP holds
+it (model menu with each entry's help, help ID),
 and writes "case NAME" lines into $SRCNN_GIMP_PROGRESS_LOG (if set) before each call, so the
 plug-in's own progress lines there can be told apart.
 """
@@ -81,6 +83,7 @@ def registration():
     proc = Gimp.get_pdb().lookup_procedure("python-fu-srcnn-upscale")
     choice = Gimp.param_spec_choice_get_choice(proc.find_argument("model"))
     return {"choices": [[n, choice.get_label(n)] for n in choice.list_nicks()],
+            "helps": {n: choice.get_help(n) for n in choice.list_nicks()},
             "help_id": proc.get_help_id(),
             "arguments": [a.name for a in proc.get_arguments()]}
 

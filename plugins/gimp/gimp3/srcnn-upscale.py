@@ -974,20 +974,21 @@ def _gimp_main():
         store = combo.get_model()
         cols = store.get_n_columns()
         it = store.get_iter_first()
-        while it is not None:
-            # GimpStringStore / GimpIntStore: the label is column 1 (GIMP_INT_STORE_LABEL); the
-            # nick is found by the label GIMP registered, which model_choices(caps) gives
-            label_now = store.get_value(it, 1) if cols > 1 else None
-            nick = NICK_BY_LABEL.get(label_now) or LABEL_NICK_SEEN.get(label_now)
-            if nick in labels:
-                new = labels[nick][0] + (" \u2014 not at this factor" if nick in off else "")
-                LABEL_NICK_SEEN[new] = nick
-                if new != label_now:
-                    store.set_value(it, 1, new)
+        while it is not None:  # GimpStringStore: column 0 the nick, 1 the label
+            nick = store.get_value(it, 0) if cols > 1 else None
+            if nick in labels and labels[nick][0] != store.get_value(it, 1):
+                store.set_value(it, 1, labels[nick][0])
             it = store.iter_next(it)
         if current in labels:
             combo.set_tooltip_text(labels[current][1])
         CHOICE_SENSITIVE(off)
+        if progress.log:  # what the menu shows now, for the real-GIMP tests
+            rows, it = [], store.get_iter_first()
+            while it is not None:
+                rows.append([store.get_value(it, k) for k in range(min(cols, 2))])
+                it = store.iter_next(it)
+            progress._note("models", json.dumps({"scale": scale, "rows": rows, "off": sorted(off),
+                                                 "tooltip": combo.get_tooltip_text()}))
 
     class Preview(object):
         """Before/after at 100 % for one place of the active layer: GIMP's own scaling
@@ -1268,8 +1269,6 @@ def _gimp_main():
 
     CAPS = find_capabilities()
     CHOICES = model_choices(CAPS[0])
-    NICK_BY_LABEL = dict((label, nick) for nick, label, _ in CHOICES)
-    LABEL_NICK_SEEN = {}
     PROCEDURE = []  # the procedure being run (its Model choice greys out entries)
 
     def CHOICE_SENSITIVE(off):
