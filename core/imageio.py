@@ -115,6 +115,7 @@ def read_image(path: str | os.PathLike | bytes, *, max_pixels: int = MAX_INPUT_P
             if w == 0 or h == 0:
                 raise ImageError(f"{path}: image has no pixels")
             fmt = im.format
+            info = {"jpeg_quality": jpeg_quality(getattr(im, "quantization", None))} if fmt == "JPEG" else {}
             frames = getattr(im, "n_frames", 1)
             if frames > 1:
                 what = "pages" if fmt == "TIFF" else "frames"
@@ -149,7 +150,32 @@ def read_image(path: str | os.PathLike | bytes, *, max_pixels: int = MAX_INPUT_P
         raise ImageError(f"{path}: corrupt or truncated image ({msg})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
-    return Picture(arr, icc, exif, dpi, format=fmt, notes=notes)
+    return Picture(arr, icc, exif, dpi, info=info, format=fmt, notes=notes)
+
+
+# The IJG (libjpeg) luminance table at quality 50, in natural order; a q-quality table is it
+# scaled by 5000 / q (q < 50) or 200 - 2 q (q >= 50) percent, rounded, clipped to 1..255.
+_IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def jpeg_quality(quantization: dict | None) -> int | None:
+    """The IJG quality (1-100) whose luminance table is nearest a JPEG's own, or None.
+
+    ``quantization``: Pillow's ``im.quantization`` ({table id: 64 values}; table 0 is luma).
+    Encoders that use other tables get the IJG quality of about the same strength.
+    """
+    if not quantization or 0 not in quantization or len(quantization[0]) != 64:
+        return None
+    import numpy as np
+    own = np.sort(np.asarray(quantization[0], dtype=np.float64))  # order-free: zigzag or natural
+    base = np.asarray(_IJG_LUMA, dtype=np.float64)
+
+    def table(q):
+        f = 5000.0 / q if q < 50 else 200.0 - 2.0 * q
+        return np.sort(np.clip(np.floor((base * f + 50.0) / 100.0), 1, 255))
+    return int(min(range(1, 101), key=lambda q: (np.abs(table(q) - own).sum(), -q)))
 
 
 def _cmyk_to_rgb(im, icc: bytes | None, notes: list):
@@ -441,15 +467,23 @@ def _peek_size(src: Path | bytes) -> tuple[int, int] | None:
         Image.MAX_IMAGE_PIXELS = old
 
 
-def auto_model(fmt: str | None, int8: bool = False) -> tuple[str, str | None]:
+# At and above this JPEG quality 9-5-5 beats the photo model (docs/realworld.md: q90 on val20
+# and Set14); at q75 and below the photo model wins by 0.2-0.4 dB.
+PHOTO_BELOW_QUALITY = 88
+
+
+def auto_model(fmt: str | None, int8: bool = False, quality: int | None = None) -> tuple[str, str | None]:
     """The model ``--model auto`` (the default) runs on a file Pillow read as ``fmt``, and a note.
 
-    A JPEG (known by its bytes, not its name) gets the photo model, trained on JPEG, noise and
+    A JPEG (known by its bytes, not its name) of estimated quality below ``PHOTO_BELOW_QUALITY``
+    (``jpeg_quality``; unknown counts as low) gets the photo model, trained on JPEG, noise and
     other resamplers (it gains more there, loses on clean images); everything else 9-5-5.
     """
     from .runtime import DEFAULT_VARIANT, ModelError, available_models
 
     if fmt != "JPEG" or not any(m.variant == "photo" for m in available_models()):
+        return DEFAULT_VARIANT, None
+    if quality is not None and quality >= PHOTO_BELOW_QUALITY:
         return DEFAULT_VARIANT, None
     if int8:
         from .quant import require_int8
@@ -459,7 +493,8 @@ def auto_model(fmt: str | None, int8: bool = False) -> tuple[str, str | None]:
                     require_int8(m)
         except ModelError:
             return DEFAULT_VARIANT, "a JPEG input: the photo model has no int8 calibration, so 9-5-5 --int8 ran"
-    return "photo", "a JPEG input: the photo model ran (trained on JPEG and noise; --model 9-5-5 for the clean model)"
+    q = f" (quality about {quality})" if quality is not None else ""
+    return "photo", f"a JPEG input{q}: the photo model ran (trained on JPEG and noise; --model 9-5-5 for the clean model)"
 
 
 def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model=None,
@@ -523,7 +558,7 @@ def upscale_file(src: str | os.PathLike | bytes, dst, *, scale: float = 3, model
                              f"or raise --max-pixels")
     check_size(h, w, scale, max_out)
     if model is None or model == "auto":
-        model, note = auto_model(pic.format, int8)
+        model, note = auto_model(pic.format, int8, pic.info.get("jpeg_quality"))
         if note:
             pic.notes.append(note)
     png_level = PNG_LEVEL if png_level is None else png_level

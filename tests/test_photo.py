@@ -38,16 +38,18 @@ def test_auto_picks_photo_for_jpeg_by_content(tmp_path, photo_weights):
     import os
     env = dict(os.environ, SRCNN_WEIGHTS=str(photo_weights))
     img = picture()
-    Image.fromarray(img).save(tmp_path / "shot.jpg", quality=80)
+    Image.fromarray(img).save(tmp_path / "shot.jpg", quality=70)
+    Image.fromarray(img).save(tmp_path / "fine.jpg", quality=95)
     # a JPEG under a PNG name is still a JPEG: the bytes decide, not the extension
     (tmp_path / "disguised.png").write_bytes((tmp_path / "shot.jpg").read_bytes())
     Image.fromarray(img).save(tmp_path / "clean.png")
-    for src in ("shot.jpg", "disguised.png", "clean.png"):
+    for src in ("shot.jpg", "disguised.png", "clean.png", "fine.jpg"):
         for m in ("auto", "photo", "9-5-5"):
             r = cli(str(tmp_path / src), str(tmp_path / f"{m}_{src}.png"), "--scale", "2", "--model", m, env=env)
             assert r.returncode == 0, r.stderr
             if m == "auto":
-                assert ("photo model ran" in r.stderr) == (src != "clean.png"), r.stderr
+                assert ("photo model ran" in r.stderr) == (src in ("shot.jpg", "disguised.png")), r.stderr
+                assert ("quality about 70" in r.stderr) == (src in ("shot.jpg", "disguised.png"))
 
     def px(name):
         return np.asarray(Image.open(tmp_path / name))
@@ -55,12 +57,37 @@ def test_auto_picks_photo_for_jpeg_by_content(tmp_path, photo_weights):
         assert np.array_equal(px(f"auto_{src}.png"), px(f"photo_{src}.png"))
         assert not np.array_equal(px(f"auto_{src}.png"), px(f"9-5-5_{src}.png"))
     assert np.array_equal(px("auto_clean.png.png"), px("9-5-5_clean.png.png"))
+    assert np.array_equal(px("auto_fine.jpg.png"), px("9-5-5_fine.jpg.png"))
 
 
 def test_auto_without_a_photo_model_is_9_5_5(tiny_weights):
     from srcnn.imageio import auto_model
     assert auto_model("JPEG") == ("9-5-5", None)
     assert auto_model("PNG") == ("9-5-5", None)
+
+
+def test_auto_keeps_9_5_5_for_high_quality_jpeg(photo_weights):
+    """A JPEG saved at high quality (where 9-5-5 wins, docs/realworld.md) keeps 9-5-5; the
+    quality is read from the file's quantization tables."""
+    from srcnn.imageio import PHOTO_BELOW_QUALITY, auto_model
+    assert auto_model("JPEG", quality=PHOTO_BELOW_QUALITY)[0] == "9-5-5"
+    assert auto_model("JPEG", quality=PHOTO_BELOW_QUALITY - 1)[0] == "photo"
+    assert auto_model("JPEG", quality=None)[0] == "photo"
+
+
+@pytest.mark.parametrize("q", [20, 50, 75, 90, 95, 100])
+def test_jpeg_quality_from_pillow_and_opencv_files(q):
+    """The IJG quality of a file's tables, for files written by Pillow and by OpenCV (libjpeg)."""
+    import io
+    import cv2
+    from srcnn.imageio import read_image
+    img = picture(48, 48)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=q)
+    assert read_image(buf.getvalue()).info["jpeg_quality"] == q
+    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+    assert read_image(enc.tobytes()).info["jpeg_quality"] == q
+    assert "jpeg_quality" not in read_image(cv2.imencode(".png", img)[1].tobytes()).info
 
 
 def test_photo_variant_resolves(photo_weights):
