@@ -315,7 +315,7 @@ def _stdio_paths(inputs: list, output: str):
               help="Output height in pixels; with --width: the largest size that fits inside both, "
                    "aspect ratio kept.")
 @click.option("--model", "-m", default="auto", show_default=True,
-              help="auto: photo for JPEG inputs (known by content), 9-5-5 for the rest; 9-5-5 (best on "
+              help="auto: photo for JPEG inputs below quality 88 (read from the file), 9-5-5 for the rest; 9-5-5 (best on "
                    "clean pictures), photo (JPEG, noisy or unknown-resampler pictures), 9-3-5, 9-1-5 (fast), "
                    "9-5-5-rgb (the colour network), or a path to a weight file (.onnx with its .json). "
                    "`srcnn-cli models` lists them.")
