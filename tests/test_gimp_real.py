@@ -496,11 +496,20 @@ def _wait_window(genv, display, gimp, pattern, limit=BATCH_TIMEOUT):
     return win
 
 
+def _forget_last_values(genv):
+    """The dialog opens with the values of its last run (GIMP keeps them in the profile):
+    start from the defaults, whatever ran before."""
+    folder = genv.host(genv.home) / ".config" / "GIMP" / "3.0" / "plug-in-settings"
+    for f in folder.glob("*python-fu-srcnn-upscale*"):
+        f.unlink()
+
+
 def test_dialog_width_linked_and_no_mnemonic_clash(genv, work, core_session):
     """Filters > Enhance > SRCNN... as a user meets it: the dialog (GIMP's GUI, Xvfb), Width
     typed in by keyboard (Alt+W: its own mnemonic), OK (Alt+O): the result is 50 px wide and
     its height follows by the aspect ratio; GIMP's check of the dialog's mnemonics is silent."""
     _install(genv, work, "core")
+    _forget_last_values(genv)
     job = {"mode": "dialog", "cases": [{"name": "dialog", "file": f"{genv.inside(work)}/rgba.png"}]}
 
     def interact(display, gimp):
@@ -632,6 +641,7 @@ def _dialog_with_preview(genv, work, variant):
     preview); Alt+W and a width (a fractional factor, x2.173 or x2.127); OK.
     -> (the driver's result, GIMP's output, previews)."""
     _install(genv, work, variant)
+    _forget_last_values(genv)
     _make_photo(work / "photo.png")
     dump = work / "previews"
     shutil.rmtree(dump, ignore_errors=True)

@@ -981,7 +981,7 @@ def _gimp_main():
             it = store.iter_next(it)
         if current in labels:
             combo.set_tooltip_text(labels[current][1])
-        CHOICE_SENSITIVE(off)
+        grey_out(off)
         if progress.log:  # what the menu shows now, for the real-GIMP tests
             rows, it = [], store.get_iter_first()
             while it is not None:
@@ -1242,7 +1242,7 @@ def _gimp_main():
             img.delete()
 
     def run(procedure, run_mode, image, drawables, config, data):
-        PROCEDURE[:] = [procedure]
+        RUNNING[:] = [procedure]
         if run_mode == Gimp.RunMode.INTERACTIVE:
             if not dialog_run(procedure, image, drawables, config):
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -1269,12 +1269,12 @@ def _gimp_main():
 
     CAPS = find_capabilities()
     CHOICES = model_choices(CAPS[0])
-    PROCEDURE = []  # the procedure being run (its Model choice greys out entries)
+    RUNNING = []  # the procedure being run (its Model choice greys out entries)
 
-    def CHOICE_SENSITIVE(off):
-        if not PROCEDURE:
+    def grey_out(off):
+        if not RUNNING:
             return
-        choice = Gimp.param_spec_choice_get_choice(PROCEDURE[0].find_argument("model"))
+        choice = Gimp.param_spec_choice_get_choice(RUNNING[0].find_argument("model"))
         for nick, _, _ in CHOICES:
             try:
                 choice.set_sensitive(nick, nick not in off)
