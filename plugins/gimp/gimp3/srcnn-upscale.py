@@ -1157,10 +1157,14 @@ def _gimp_main():
             """The layer's thumbnail with the previewed place outlined."""
             if self.layer is None:
                 return
-            if self.thumb is None:
-                self.thumb = self.layer.get_thumbnail(self.tw, self.th, Gimp.PixbufTransparency.SMALL_CHECKS)
-            if self.thumb is None:
-                return
+            if self.thumb is None:  # GEGL scales it (Drawable.get_thumbnail garbles 16-bit grey)
+                data = self.layer.get_buffer().get(Gegl.Rectangle.new(0, 0, self.tw, self.th),
+                                                   self.tw / float(self.layer.get_width()),
+                                                   "R'G'B'A u8", Gegl.AbyssPolicy.CLAMP)
+                pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(data), GdkPixbuf.Colorspace.RGB,
+                                                     True, 8, self.tw, self.th, self.tw * 4)
+                self.thumb = pb.composite_color_simple(self.tw, self.th, GdkPixbuf.InterpType.NEAREST,
+                                                       255, 4, 0x666666, 0x999999)
             pb = self.thumb
             if self.job is not None:
                 scale, _, (x, y, w, h) = self.job
