@@ -24,7 +24,7 @@ from srcnn.onnxmini import Graph
 from srcnn.pipeline import upscale
 from srcnn import quant
 from srcnn.fast import Int8
-from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_act_bits, int8_cpu_problem, int8_scales, require_int8
+from srcnn.quant import MAX_DROP_DB, activation_scales, check, int8_act_bits, int8_cpu_problem, int8_metrics, int8_scales, require_int8
 from srcnn.runtime import ModelError, ModelInfo, available_models, resolve_model
 from conftest import dataset, random_layers
 
@@ -143,9 +143,9 @@ def test_shipped_9_5_5_models_carry_an_accepted_calibration():
     names = {(i.variant, i.scale) for i in _shipped_int8()}
     assert {("9-5-5", s) for s in (2, 3, 4)} <= names
     assert ("9-1-5", 3) not in names
-    for info in _shipped_int8():
-        m = info.raw["int8"]["metrics"]
-        assert all(v["drop_db"] <= MAX_DROP_DB for v in m.values()), m
+    for info in _shipped_int8():  # at this CPU's activation bits (a file may be calibrated for 7 bits only)
+        m = int8_metrics(info)
+        assert m and all(v["drop_db"] <= MAX_DROP_DB for v in m.values()), (info.name, m)
 
 
 def _photo_like(h=160, w=200, seed=0):

@@ -37,7 +37,7 @@ SHIPPED = {
     "srcnn_955rgb_x4": "x4_955rgbna",
     # photo models (issue 27): the 9-5-5 models above fine-tuned on degraded patches
     # (training/recipes/photo.json; training/degrade.py), chosen on val20 over six degradations
-    "srcnn_photo_x2": "photo_x2a",
+    "srcnn_photo_x2": "photo_x2b",
     "srcnn_photo_x3": "photo_x3a",
     "srcnn_photo_x4": "photo_x4a",  # again from the shipped x4 (x4_955x, x4_955zh, x4_955ma, then x4_955na): image val20 31.350 -> 31.368 -> 31.388 -> 31.399 -> 31.403
 }
