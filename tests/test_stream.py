@@ -125,8 +125,11 @@ def test_in_memory_formats_refuse_what_they_cannot_hold(tmp_path, monkeypatch):
 
 
 def _cli(*args, **kw):
+    # SIGINT as a terminal's Ctrl+C finds it: a shell's background job (pytest run with &) passes on
+    # an ignored SIGINT, and a Python started that way never raises KeyboardInterrupt
     return subprocess.Popen([sys.executable, "-m", "srcnn.cli", *map(str, args)], stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, **kw)
+                            stdout=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            **kw)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
