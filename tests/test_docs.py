@@ -118,7 +118,7 @@ def _setuptools_major() -> int:
     from importlib.metadata import version
     try:
         return int(version("setuptools").split(".")[0])
-    except (ValueError, Exception):
+    except Exception:  # an odd version string
         return 0
 
 
