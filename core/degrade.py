@@ -86,11 +86,12 @@ def downscale(hr: np.ndarray, scale: int, how: str = "matlab") -> np.ndarray:
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """uint8 (H, W[, 3]) -> the same after a Pillow JPEG save and load at ``quality``."""
     from PIL import Image
+    src = Image.fromarray(img)
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=int(quality))
+    src.save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
     with Image.open(buf) as im:
-        return np.asarray(im.convert(Image.fromarray(img).mode))
+        return np.asarray(im.convert(src.mode))
 
 
 def add_noise(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:

@@ -110,6 +110,24 @@ def _stage_models(model, fast) -> dict[int, object]:
     return models_by_scale(model)
 
 
+def _prepare(image, scale, width, height, max_pixels, model, engine: str, fast, plan: Plan | None = None):
+    """The checks and set-up ``upscale``, ``upscale_tiles`` and ``upscale_region`` share:
+    -> (output height, width, engine, {factor: model}, plan)."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    _check_image(image)
+    if width is not None or height is not None:
+        scale = target_scale(image.shape[0], image.shape[1], width, height)
+    oh, ow = check_size(image.shape[0], image.shape[1], scale, max_pixels)  # also validates scale
+    if isinstance(model, Model):
+        engine = model.engine
+    models = _stage_models(model, fast)
+    p = plan or plan_for(scale, models)
+    if abs(p.scale - scale) > 1e-9 or any(k not in models for k in p.stages):
+        raise ValueError(f"plan {p.describe()} does not fit x{scale:g} with the factors {sorted(models)}")
+    return oh, ow, engine, models, p
+
+
 def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | None = None,
             engine: str = "onnxruntime", tile: int = DEFAULT_TILE, threads: int | None = None,
             progress: Callable[[int, int], None] | None = None,
@@ -149,18 +167,7 @@ def upscale(image: np.ndarray, scale: float | None = 3, *, model: str | Model | 
     Returns:
         The upscaled image, same layout and dtype (float output is not clipped).
     """
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    _check_image(image)
-    if width is not None or height is not None:
-        scale = target_scale(image.shape[0], image.shape[1], width, height)
-    check_size(image.shape[0], image.shape[1], scale, max_pixels)  # also validates scale
-    if isinstance(model, Model):
-        engine = model.engine
-    models = _stage_models(model, fast)
-    p = plan or plan_for(scale, models)
-    if abs(p.scale - scale) > 1e-9 or any(k not in models for k in p.stages):
-        raise ValueError(f"plan {p.describe()} does not fit x{scale:g} with the factors {sorted(models)}")
+    oh, ow, engine, models, p = _prepare(image, scale, width, height, max_pixels, model, engine, fast, plan)
     opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8, passes=passes_of(ensemble))
     if p.direct:
         return _direct(image, p.stages[0], models[p.stages[0]], progress=progress, **opts)
@@ -187,16 +194,7 @@ def upscale_tiles(image: np.ndarray, scale: float | None = 3, *, model: str | Mo
     >>> np.array_equal(np.concatenate(rows), upscale(a, 3))                 # doctest: +SKIP
     True
     """
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    _check_image(image)
-    if width is not None or height is not None:
-        scale = target_scale(image.shape[0], image.shape[1], width, height)
-    oh, ow = check_size(image.shape[0], image.shape[1], scale, max_pixels or math.inf)
-    if isinstance(model, Model):
-        engine = model.engine
-    models = _stage_models(model, fast)
-    p = plan_for(scale, models)
+    oh, ow, engine, models, p = _prepare(image, scale, width, height, max_pixels or math.inf, model, engine, fast)
     opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8, passes=passes_of(ensemble))
     return _tile_rows(image, p, models, progress, oh, ow, opts)
 
@@ -255,19 +253,10 @@ def upscale_region(image: np.ndarray, scale: float | None, region: tuple[int, in
     >>> np.array_equal(upscale_region(a, 2.5, (5, 25, 10, 40)), upscale(a, 2.5)[5:25, 10:40])  # doctest: +SKIP
     True
     """
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
-    _check_image(image)
-    if width is not None or height is not None:
-        scale = target_scale(image.shape[0], image.shape[1], width, height)
-    oh, ow = check_size(image.shape[0], image.shape[1], scale, max_pixels)
+    oh, ow, engine, models, p = _prepare(image, scale, width, height, max_pixels, model, engine, fast)
     r0, r1, c0, c1 = (int(v) for v in region)
     if not (0 <= r0 < r1 <= oh and 0 <= c0 < c1 <= ow):
         raise ValueError(f"region rows {r0}..{r1}, columns {c0}..{c1} is not inside the {ow}x{oh} output")
-    if isinstance(model, Model):
-        engine = model.engine
-    models = _stage_models(model, fast)
-    p = plan_for(scale, models)
     opts = dict(engine=engine, tile=tile, threads=threads, fast=fast, int8=int8, passes=passes_of(ensemble))
     if p.direct:
         return _direct(image, p.stages[0], models[p.stages[0]], region=(r0, r1, c0, c1), **opts)
